@@ -1,0 +1,316 @@
+"""The :class:`Catalog`: a curated intake v1 YAML file of geoshelf entries.
+
+Reading uses libyaml's safe loader (fast; refuses any Python-constructing tag) and
+builds :class:`Entry` objects lazily.  Edits go through :func:`edit_catalog`, which
+locks, re-reads, preserves comments and untouched entries, and writes atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import CatalogError, EntryNotFoundError, NameClashError, UnsafeCatalogError
+from .model import ALLOWED_DRIVERS, Entry
+from .paths import resolve
+from .search import Query
+from .yamlio import edit_catalog
+
+try:  # libyaml is much faster; both are safe loaders
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+INCLUDE_DRIVERS = frozenset({"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog"})
+
+
+def check_name(name: str) -> str:
+    """Entry names are identifiers (letters, digits, ``_``, ``-``), not starting with a digit."""
+    if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name.startswith("-"):
+        raise CatalogError(
+            f"invalid entry name {name!r}: use letters, digits, '_' or '-', starting with a letter"
+        )
+    return name
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    """Parse a catalog file safely into plain data, with the checks every reader needs."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found") from None
+    except IsADirectoryError:
+        raise CatalogError(f"{path}: is a directory, not a catalog file") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not a text (UTF-8) file") from None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror or exc}") from None
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - a safe loader
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise UnsafeCatalogError(
+            f"{path}: line {line}: {' '.join(str(exc.problem).split())} "
+            "(catalogs hold plain YAML data only; nothing may construct Python objects)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+    if len(docs) > 1:
+        raise CatalogError(f"{path}: a catalog is one YAML document, found {len(docs)}")
+    data = docs[0] if docs else None
+    if data is None:
+        data = {"sources": {}}
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: a catalog must be a YAML mapping with a 'sources:' key")
+    sources = data.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise CatalogError(f"{path}: 'sources:' must be a mapping of entry names to entries")
+    for name, src in sources.items():
+        if not isinstance(src, dict):
+            raise CatalogError(f"{path}: entry {name!r} must be a mapping")
+        driver = src.get("driver")
+        if driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS:
+            raise UnsafeCatalogError(
+                f"{path}: entry {name!r}: driver {driver!r} is not allowed "
+                f"(allowed: {', '.join(sorted(ALLOWED_DRIVERS))}); catalogs never name Python to import"
+            )
+        if not isinstance(src.get("args", {}), dict) or not isinstance(src.get("metadata", {}) or {}, dict):
+            raise CatalogError(f"{path}: entry {name!r}: 'args' and 'metadata' must be mappings")
+    data["sources"] = sources
+    return data
+
+
+class Catalog:
+    """A geoshelf catalog file (an intake v1 YAML catalog).
+
+    ``cat.NAME`` / ``cat["NAME"]`` give an :class:`Entry` (or an included
+    :class:`Catalog`); ``cat["team.sst"]`` reaches into included catalogs;
+    ``list(cat)`` lists names; :meth:`search` finds entries.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, _stack: tuple[str, ...] = ()) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._stack = _stack + (str(self.path),)
+        data = load_raw(self.path)
+        self.metadata: dict[str, Any] = data.get("metadata") or {}
+        self.description: str = str(data.get("description") or self.metadata.get("description") or "")
+        self._raw: dict[str, dict[str, Any]] = {str(k): v for k, v in data["sources"].items()}
+        self._cache: dict[str, Entry | Catalog] = {}
+
+    # -- mapping protocol ------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The catalog's file stem."""
+        return self.path.stem
+
+    @property
+    def directory(self) -> str:
+        """The directory relative paths are resolved against."""
+        return str(self.path.parent)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[str(name)]
+        except (EntryNotFoundError, CatalogError):
+            return False
+        return True
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self._raw and "." in name:
+            head, rest = name.split(".", 1)
+            sub = self[head]
+            if isinstance(sub, Catalog):
+                return sub[rest]
+        if name not in self._raw:
+            hint = ", ".join(sorted(self._raw)[:10]) or "the catalog is empty"
+            raise EntryNotFoundError(f"{self.path}: no entry named {name!r} (entries: {hint})")
+        src = self._raw[name]
+        item: Entry | Catalog
+        if src.get("driver") in INCLUDE_DRIVERS:
+            sub_path = (src.get("args") or {}).get("path")
+            if not sub_path:
+                raise CatalogError(f"{self.path}: included catalog {name!r} has no args.path")
+            target = resolve(str(sub_path), self.directory)
+            if target in self._stack:
+                raise CatalogError(f"{self.path}: catalog {name!r} includes itself ({target})")
+            item = Catalog(target, _stack=self._stack)
+        else:
+            try:
+                item = Entry.from_source(name, src, catalog_dir=self.directory)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise CatalogError(f"{self.path}: entry {name!r} is malformed: {exc}") from None
+        self._cache[name] = item
+        return item
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except EntryNotFoundError:
+            raise AttributeError(f"catalog {self.path.name} has no entry {name!r}") from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {n for n in self._raw if n.isidentifier()})
+
+    def _ipython_key_completions_(self) -> list[str]:
+        return list(self._raw)
+
+    # -- traversal and search ------------------------------------------------------------
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, Entry]]:
+        """Every entry, included catalogs expanded, as (qualified name, entry)."""
+        for name in self._raw:
+            item = self[name]
+            if isinstance(item, Catalog):
+                yield from item.walk(prefix + name + ".")
+            else:
+                yield prefix + name, item
+
+    def entries(self) -> list[Entry]:
+        """The entries of this file (not of included catalogs)."""
+        return [e for e in (self[n] for n in self._raw) if isinstance(e, Entry)]
+
+    def search(self, text: str | None = None, *, variable: str | None = None, time: str | None = None,
+               bbox: str | Sequence[float] | None = None, tags: str | Sequence[str] | None = None) -> SearchResult:
+        """Entries matching every given criterion (included catalogs searched too).
+
+        ``time`` is ``YYYY[-MM[-DD]]`` or ``START/END``; ``bbox`` is west,south,east,north.
+        """
+        query = Query.build(text, variable, time, bbox, tags)
+        return SearchResult({q: e for q, e in self.walk() if query.matches(e, q)})
+
+    # -- editing ---------------------------------------------------------------------------
+    def add(self, entry: Entry, *, overwrite: bool = False) -> Entry:
+        """Write ``entry`` into the catalog file (locked, atomic) and return it."""
+        add_entry(self.path, entry, overwrite=overwrite)
+        self.reload()
+        return self[entry.name]
+
+    def update(self, entry: Entry) -> Entry:
+        """Replace an existing entry."""
+        update_entry(self.path, entry)
+        self.reload()
+        return self[entry.name]
+
+    def remove(self, name: str) -> None:
+        """Delete an entry from the catalog file (never touches data)."""
+        remove_entry(self.path, name)
+        self.reload()
+
+    def reload(self) -> Catalog:
+        """Re-read the file."""
+        fresh = Catalog(self.path, _stack=self._stack[:-1])
+        self.__dict__.update(fresh.__dict__)
+        return self
+
+    # -- display -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<geoshelf.Catalog {self.path} ({len(self)} entries)>"
+
+    def _repr_html_(self) -> str:
+        from .html import catalog_html
+
+        return catalog_html(self)
+
+
+class SearchResult(dict):  # type: ignore[type-arg]
+    """Search hits by qualified name; attribute access like a catalog."""
+
+    def __getattr__(self, name: str) -> Entry:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {n for n in self if n.isidentifier()})
+
+    def _repr_html_(self) -> str:
+        from .html import entries_html
+
+        return entries_html(list(self.items()), title=f"{len(self)} matching entries")
+
+
+# -- file-level edits -----------------------------------------------------------------------------
+
+def _to_node(entry: Entry, catalog_dir: str) -> dict[str, Any]:
+    return entry.replace(catalog_dir=catalog_dir).to_source()
+
+
+def _merge(node: Any, new: dict[str, Any]) -> None:
+    """Update a ruamel mapping in place so comments inside it survive."""
+    for key in [k for k in node if k not in new]:
+        del node[key]
+    for key, value in new.items():
+        if key in node and isinstance(node[key], dict) and isinstance(value, dict):
+            _merge(node[key], value)
+        elif key not in node or _plain(node[key]) != value:
+            node[key] = value
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = False) -> None:
+    """Add (or with ``overwrite`` replace) an entry in the catalog file at ``path``."""
+    check_name(entry.name)
+    p = Path(path).expanduser().resolve()
+    with edit_catalog(p, create=True) as doc:
+        _check_editable(p, doc)
+        sources = doc["sources"]
+        if entry.name in sources and not overwrite:
+            raise NameClashError(f"{p}: an entry named {entry.name!r} already exists (choose another --name)")
+        new = _to_node(entry, str(p.parent))
+        if entry.name in sources:
+            _merge(sources[entry.name], new)
+        else:
+            sources[entry.name] = new
+
+
+def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
+    """Replace an existing entry in place (comments inside it are kept)."""
+    p = Path(path).expanduser().resolve()
+    with edit_catalog(p) as doc:
+        _check_editable(p, doc)
+        if entry.name not in doc["sources"]:
+            raise EntryNotFoundError(f"{p}: no entry named {entry.name!r}")
+        _merge(doc["sources"][entry.name], _to_node(entry, str(p.parent)))
+
+
+def remove_entry(path: str | os.PathLike[str], name: str) -> None:
+    """Remove an entry from the catalog file."""
+    p = Path(path).expanduser().resolve()
+    with edit_catalog(p) as doc:
+        _check_editable(p, doc)
+        if name not in doc["sources"]:
+            raise EntryNotFoundError(f"{p}: no entry named {name!r}")
+        del doc["sources"][name]
+
+
+def _check_editable(path: Path, doc: Any) -> None:
+    if path.exists():
+        load_raw(path)  # refuse to edit a catalog that is unsafe or malformed
+    if "sources" not in doc or doc["sources"] is None:
+        from ruamel.yaml.comments import CommentedMap
+
+        doc["sources"] = CommentedMap()
+    if not isinstance(doc["sources"], dict):
+        raise CatalogError(f"{path}: 'sources:' must be a mapping")

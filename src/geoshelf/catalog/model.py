@@ -1,0 +1,296 @@
+"""The catalog's value objects: :class:`Entry`, :class:`Representation`, :class:`Provenance`.
+
+They map one-to-one onto an intake v1 ``sources:`` item::
+
+    sst:
+      description: ...
+      driver: netcdf              # intake-xarray driver: stock intake can open it
+      args: {urlpath: ..., chunks: {}, xarray_kwargs: {engine: h5netcdf}}
+      metadata:
+        geoshelf: {format: netcdf, variables: [...], representations: [...], ...}
+
+Everything geoshelf adds lives under ``metadata.geoshelf`` so intake ignores it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: Kinds of representation, best first (the loader's order of preference).
+REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet", "original")
+
+#: Source formats and the stock intake / intake-xarray driver that opens each.
+FORMAT_DRIVERS: dict[str, str] = {
+    "netcdf": "netcdf",
+    "zarr": "zarr",
+    "geotiff": "rasterio",
+    "csv": "csv",
+    "parquet": "parquet",
+}
+
+#: Drivers a geoshelf catalog may name (an allow-list: never an arbitrary import path).
+ALLOWED_DRIVERS: frozenset[str] = frozenset(
+    {"netcdf", "zarr", "rasterio", "csv", "opendap", "parquet", "yaml_file_cat"}
+)
+
+RepresentationKind = Literal["original", "zarr", "references", "cog", "parquet"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """How a representation was made."""
+
+    #: Fingerprint of the source files the representation was made from.
+    source_fingerprint: str
+    #: Number of source files and their total size in bytes.
+    source_files: int = 0
+    bytes_in: int = 0
+    #: Size of the output in bytes and its number of files.
+    bytes_out: int = 0
+    files_out: int = 0
+    #: Converter parameters (target options as given by the user).
+    parameters: dict[str, Any] = field(default_factory=dict)
+    #: geoshelf and library versions used.
+    versions: dict[str, str] = field(default_factory=dict)
+    host: str = ""
+    started: str = ""
+    finished: str = ""
+    #: "full" or "sample": how the output was compared with its source.
+    validation: str = "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for YAML."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Provenance:
+        """Build from the YAML form, ignoring unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: _plain(v) for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Representation:
+    """One way of reading an entry's data: the original files, or a converted copy."""
+
+    #: "original", "zarr", "references", "cog" or "parquet".
+    kind: str
+    #: fsspec URL or path; may start with ``{{ CATALOG_DIR }}``.
+    path: str
+    #: Format details, e.g. ``zarr3``, ``kerchunk-json``, ``kerchunk-parquet``.
+    format: str = ""
+    #: Extra keyword arguments for the opener (e.g. ``{"consolidated": true}``).
+    options: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for YAML."""
+        out: dict[str, Any] = {"kind": self.kind, "path": self.path}
+        if self.format:
+            out["format"] = self.format
+        if self.options:
+            out["options"] = dict(self.options)
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Representation:
+        """Build from the YAML form."""
+        prov = data.get("provenance")
+        return cls(
+            kind=str(data["kind"]),
+            path=str(data["path"]),
+            format=str(data.get("format", "")),
+            options=_plain(data.get("options") or {}),
+            provenance=Provenance.from_dict(prov) if isinstance(prov, dict) else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """A catalogued dataset."""
+
+    name: str
+    description: str = ""
+    #: intake driver name (from :data:`ALLOWED_DRIVERS`).
+    driver: str = "netcdf"
+    #: The original data: one URL/path, a glob, or a list of them.
+    urlpath: str | list[str] = ""
+    #: "netcdf", "geotiff", "csv", "zarr", "parquet".
+    format: str = "netcdf"
+    #: Opener keyword arguments kept in ``args`` (e.g. xarray_kwargs, storage_options).
+    args: dict[str, Any] = field(default_factory=dict)
+    variables: list[str] = field(default_factory=list)
+    dims: dict[str, int] = field(default_factory=dict)
+    #: ISO timestamps of the first and last time step.
+    time_range: tuple[str, str] | None = None
+    #: west, south, east, north in the dataset's coordinates (degrees when geographic).
+    bbox: tuple[float, float, float, float] | None = None
+    crs: str | None = None
+    bytes: int = 0
+    files: int = 0
+    fingerprint: str = ""
+    tags: list[str] = field(default_factory=list)
+    contact: str = ""
+    license: str = ""
+    #: Converted copies (the original is implicit).
+    representations: list[Representation] = field(default_factory=list)
+    #: Any other ``metadata:`` keys a person wrote, kept as they are.
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+    #: Any other ``metadata.geoshelf`` keys (forward compatibility).
+    extra_geoshelf: dict[str, Any] = field(default_factory=dict)
+    #: Directory of the catalog file the entry was read from (for relative paths).
+    catalog_dir: str | None = field(default=None, compare=False, repr=False)
+
+    # -- opening ---------------------------------------------------------------------
+    def to_dask(self, representation: str | None = None, chunks: Any = None, **kwargs: Any) -> Any:
+        """Lazily open the data (xarray Dataset/DataArray, or dask DataFrame for tables).
+
+        ``representation`` forces one ("zarr", "references", "cog", "parquet",
+        "original"); by default the best available that is not stale is used.
+        """
+        from ..load import open_entry
+
+        return open_entry(self, representation=representation, chunks=chunks, **kwargs)
+
+    def read(self, **kwargs: Any) -> Any:
+        """Open and load into memory (``to_dask(...).compute()``)."""
+        return self.to_dask(**kwargs).compute()
+
+    def resolve(self, path: str) -> str:
+        """A stored path/URL made absolute against the catalog directory."""
+        from .paths import resolve
+
+        return resolve(path, self.catalog_dir)
+
+    def source_files(self, must_exist: bool = True) -> list[str]:
+        """The original files, globs expanded, sorted."""
+        from .paths import expand
+
+        return expand(self.urlpath, self.catalog_dir, self.args.get("storage_options"), must_exist=must_exist)
+
+    def _repr_html_(self) -> str:
+        from .html import entry_html
+
+        return entry_html(self)
+
+    # -- derived -------------------------------------------------------------------
+    @property
+    def original(self) -> Representation:
+        """The original files as a representation."""
+        return Representation(kind="original", path=_first(self.urlpath), format=self.format)
+
+    def representation(self, kind: str) -> Representation | None:
+        """The representation of that kind, if any (``original`` always exists)."""
+        if kind == "original":
+            return self.original
+        for rep in self.representations:
+            if rep.kind == kind:
+                return rep
+        return None
+
+    def with_representation(self, rep: Representation) -> Entry:
+        """A copy with ``rep`` added, replacing any of the same kind."""
+        reps = [r for r in self.representations if r.kind != rep.kind] + [rep]
+        reps.sort(key=lambda r: REPRESENTATION_ORDER.index(r.kind) if r.kind in REPRESENTATION_ORDER else 99)
+        return dataclasses.replace(self, representations=reps)
+
+    def replace(self, **changes: Any) -> Entry:
+        """A copy with fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    # -- YAML form -------------------------------------------------------------------
+    def to_source(self) -> dict[str, Any]:
+        """The intake v1 ``sources:`` item for this entry (plain data)."""
+        args: dict[str, Any] = {"urlpath": self.urlpath}
+        args.update(self.args)
+        geo: dict[str, Any] = {"format": self.format}
+        if self.variables:
+            geo["variables"] = list(self.variables)
+        if self.dims:
+            geo["dims"] = dict(self.dims)
+        if self.time_range:
+            geo["time_range"] = list(self.time_range)
+        if self.bbox:
+            geo["bbox"] = [float(x) for x in self.bbox]
+        if self.crs:
+            geo["crs"] = self.crs
+        geo["bytes"] = int(self.bytes)
+        geo["files"] = int(self.files)
+        if self.fingerprint:
+            geo["fingerprint"] = self.fingerprint
+        for key in ("tags", "contact", "license"):
+            value = getattr(self, key)
+            if value:
+                geo[key] = list(value) if isinstance(value, list) else value
+        if self.representations:
+            geo["representations"] = [r.to_dict() for r in self.representations]
+        geo.update(self.extra_geoshelf)
+        metadata = dict(self.extra_metadata)
+        metadata["geoshelf"] = geo
+        out: dict[str, Any] = {}
+        if self.description:
+            out["description"] = self.description
+        out["driver"] = self.driver
+        out["args"] = args
+        out["metadata"] = metadata
+        return out
+
+    @classmethod
+    def from_source(cls, name: str, data: dict[str, Any], catalog_dir: str | None = None) -> Entry:
+        """Build from an intake v1 ``sources:`` item (plain data)."""
+        args = dict(_plain(data.get("args") or {}))
+        urlpath = args.pop("urlpath", "")
+        metadata = dict(_plain(data.get("metadata") or {}))
+        geo = dict(metadata.pop("geoshelf", None) or {})
+        known = {
+            "format", "variables", "dims", "time_range", "bbox", "crs", "bytes", "files",
+            "fingerprint", "tags", "contact", "license", "representations",
+        }
+        driver = str(data.get("driver", ""))
+        fmt = geo.get("format") or {v: k for k, v in FORMAT_DRIVERS.items()}.get(driver, driver)
+        tr = geo.get("time_range")
+        bb = geo.get("bbox")
+        return cls(
+            name=name,
+            description=str(data.get("description") or ""),
+            driver=driver,
+            urlpath=urlpath if isinstance(urlpath, list) else str(urlpath),
+            format=str(fmt),
+            args=args,
+            variables=[str(v) for v in geo.get("variables") or []],
+            dims={str(k): int(v) for k, v in (geo.get("dims") or {}).items()},
+            time_range=(str(tr[0]), str(tr[1])) if tr else None,
+            bbox=tuple(float(x) for x in bb) if bb else None,  # type: ignore[arg-type]
+            crs=geo.get("crs"),
+            bytes=int(geo.get("bytes") or 0),
+            files=int(geo.get("files") or 0),
+            fingerprint=str(geo.get("fingerprint") or ""),
+            tags=[str(t) for t in geo.get("tags") or []],
+            contact=str(geo.get("contact") or ""),
+            license=str(geo.get("license") or ""),
+            representations=[Representation.from_dict(r) for r in geo.get("representations") or []],
+            extra_metadata=metadata,
+            extra_geoshelf={k: v for k, v in geo.items() if k not in known},
+            catalog_dir=catalog_dir,
+        )
+
+
+def _first(urlpath: str | list[str]) -> str:
+    if isinstance(urlpath, list):
+        return urlpath[0] if urlpath else ""
+    return urlpath
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's commented containers -> plain dict/list/str (recursively)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value

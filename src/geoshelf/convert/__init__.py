@@ -1,0 +1,95 @@
+"""Converters: one module per target, found through the ``geoshelf.converters`` entry points.
+
+``convert(entry, to="zarr")`` runs the shared pipeline (:mod:`geoshelf.convert.base`)
+and records the new representation in the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from ..catalog import Catalog, Entry, Representation, update_entry
+from ..catalog.paths import relativize
+from ..errors import ConversionError, GeoshelfWarning
+from .base import Converter, Outcome, run
+
+ENV_SHELF = "GEOSHELF_SHELF_ROOT"
+
+
+@lru_cache(maxsize=1)
+def list_targets() -> dict[str, type[Converter]]:
+    """Installed conversion targets by name (a broken plugin warns, never breaks geoshelf)."""
+    out: dict[str, type[Converter]] = {}
+    for ep in entry_points(group="geoshelf.converters"):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a plugin's import error must not break us
+            warnings.warn(f"conversion target {ep.name!r} failed to load: {exc}", GeoshelfWarning, stacklevel=2)
+            continue
+        out[ep.name] = cls
+    return out
+
+
+def get_target(name: str) -> Converter:
+    """An instance of the named target, or a ConversionError listing those installed."""
+    targets = list_targets()
+    if name not in targets:
+        raise ConversionError(f"unknown target {name!r} (installed targets: {', '.join(sorted(targets)) or 'none'})")
+    return targets[name]()
+
+
+def shelf_root(catalog_path: Path) -> Path:
+    """Where outputs go: ``$GEOSHELF_SHELF_ROOT``, ``shelf:`` in the user config, else ``shelf/`` beside the catalog."""
+    if os.environ.get(ENV_SHELF):
+        return Path(os.environ[ENV_SHELF]).expanduser()
+    from ..catalog.locate import read_config, user_config_path
+
+    cfg = read_config(user_config_path()).get("shelf")
+    if cfg:
+        return Path(str(cfg)).expanduser()
+    return catalog_path.parent / "shelf"
+
+
+def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: str | os.PathLike[str] | None = None,
+                  validate: str = "full", record: bool = True, **options: Any) -> Outcome:
+    """Convert one entry and (with ``record``) write the representation into the catalog file."""
+    target = get_target(to)
+    if output is None:
+        if catalog_path is None:
+            raise ConversionError("no --output given and no catalog to put the shelf beside")
+        out = shelf_root(catalog_path) / target.output_name(entry, options)
+    else:
+        out = Path(output)
+    outcome = run(target, entry, out, options, validate=validate)
+    if record and catalog_path is not None and outcome.action != "unchanged":
+        rep = outcome.representation
+        stored = Representation(kind=rep.kind, path=relativize(rep.path, str(catalog_path.parent)),
+                                format=rep.format, options=rep.options, provenance=rep.provenance)
+        from ..catalog import Catalog as _Cat
+
+        fresh = _Cat(catalog_path)[entry.name]
+        update_entry(catalog_path, fresh.with_representation(stored))
+    return outcome
+
+
+def convert(entry: Entry | str, to: str, *, catalog: Catalog | str | os.PathLike[str] | None = None,
+            output: str | os.PathLike[str] | None = None, validate: str = "full", **options: Any) -> Representation:
+    """Convert a catalogued entry (or its name in ``catalog``) and record the result; return the representation."""
+    if catalog is None:
+        from .. import open_catalog
+
+        cat = open_catalog()
+    else:
+        cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+    e = cat[entry] if isinstance(entry, str) else entry
+    outcome = convert_entry(e, to, catalog_path=cat.path, output=output, validate=validate, **options)
+    cat.reload()
+    return outcome.representation
+
+
+__all__ = ["Converter", "Outcome", "convert", "convert_entry", "get_target", "list_targets", "shelf_root"]

@@ -1,0 +1,73 @@
+"""Exceptions and warnings raised by geoshelf.
+
+Every *expected* failure (bad input, unreadable file, malformed catalog) raises a
+subclass of :class:`GeoshelfError`.  The command line turns these into one line
+on stderr and a non-zero exit; any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class GeoshelfError(Exception):
+    """Base class of all expected geoshelf errors; ``str(err)`` is one readable line."""
+
+    exit_code = 1
+
+
+class CatalogError(GeoshelfError):
+    """A catalog file cannot be read, is malformed, or an edit to it is refused."""
+
+    exit_code = 2
+
+
+class UnsafeCatalogError(CatalogError):
+    """A catalog tries to construct Python objects or to import arbitrary code."""
+
+
+class EntryNotFoundError(CatalogError, KeyError):
+    """A name does not exist in the catalog."""
+
+    def __str__(self) -> str:  # KeyError would add quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class NameClashError(CatalogError):
+    """An entry with that name already exists."""
+
+
+class SourceError(GeoshelfError):
+    """A source file is missing, unreadable, corrupt, or not of a supported format."""
+
+    exit_code = 3
+
+
+class ValidationError(GeoshelfError):
+    """A converted output does not equal its source; nothing was published."""
+
+    exit_code = 4
+
+
+class ConversionError(GeoshelfError):
+    """A conversion cannot be planned or run (unknown target, bad chunks, unwritable output)."""
+
+    exit_code = 5
+
+
+class CampaignError(GeoshelfError):
+    """A campaign spec is invalid, or its state cannot be used."""
+
+    exit_code = 6
+
+
+class ClusterError(GeoshelfError):
+    """A cluster profile is unknown or a cluster cannot be started."""
+
+    exit_code = 7
+
+
+class GeoshelfWarning(UserWarning):
+    """Base class of geoshelf warnings."""
+
+
+class StaleRepresentationWarning(GeoshelfWarning):
+    """A representation's source changed since it was made; the loader fell back."""

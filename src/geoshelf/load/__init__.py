@@ -1,0 +1,113 @@
+"""Entry -> lazily chunked xarray (or dask DataFrame), from the best representation.
+
+Order of preference: zarr > references > cog > parquet > original.  A representation
+whose source files changed since it was made (its recorded source fingerprint no longer
+matches the files) is skipped with a :class:`StaleRepresentationWarning`.
+
+Openers for converted representations live in one module each (``load/zarr.py``, ...)
+and are found through :data:`OPENERS`, so a target plugin can add its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from ..catalog.model import REPRESENTATION_ORDER
+from ..catalog.paths import fingerprint, stat_files
+from ..errors import GeoshelfError, SourceError, StaleRepresentationWarning
+
+if TYPE_CHECKING:
+    from ..catalog.model import Entry, Representation
+
+#: representation kind -> "module:function" opening it: ``fn(entry, rep, chunks=..., **kwargs)``.
+OPENERS: dict[str, str] = {
+    "zarr": "geoshelf.load.zarr:open_zarr_representation",
+    "references": "geoshelf.load.references:open_references_representation",
+    "cog": "geoshelf.load.cog:open_cog_representation",
+    "parquet": "geoshelf.load.parquet:open_parquet_representation",
+}
+
+
+def storage_options(entry: Entry) -> dict[str, Any]:
+    """Storage options for the entry's sources: the entry's own, over the user's config."""
+    from ..catalog.locate import storage_options_for
+
+    base = storage_options_for(entry.resolve(entry.original.path)) if entry.urlpath else {}
+    base.update(entry.args.get("storage_options") or {})
+    return base
+
+
+def current_fingerprint(entry: Entry) -> str:
+    """Fingerprint of the entry's source files as they are now."""
+    so = storage_options(entry)
+    return fingerprint(stat_files(entry.source_files(), so))
+
+
+def is_stale(entry: Entry, rep: Representation, current: str | None = None) -> bool:
+    """True when the files the representation was made from changed (or grew) since."""
+    if rep.provenance is None or not rep.provenance.source_fingerprint:
+        return False
+    try:
+        current = current or current_fingerprint(entry)
+    except SourceError:
+        return False  # sources gone (e.g. archived away): the converted copy is all there is
+    return rep.provenance.source_fingerprint != current
+
+
+def choose(entry: Entry, representation: str | None = None) -> Representation:
+    """The representation to open: the forced one, or the best one that is not stale."""
+    if representation is not None:
+        rep = entry.representation(representation)
+        if rep is None:
+            have = ", ".join(["original"] + [r.kind for r in entry.representations])
+            raise GeoshelfError(f"entry {entry.name!r} has no {representation!r} representation (has: {have})")
+        return rep
+    current: str | None = None
+    for kind in REPRESENTATION_ORDER:
+        rep = entry.representation(kind)
+        if rep is None or kind == "original":
+            continue
+        if current is None:
+            try:
+                current = current_fingerprint(entry)
+            except SourceError:
+                current = ""
+        if current and is_stale(entry, rep, current):
+            warnings.warn(
+                f"{entry.name}: the {kind} representation at {rep.path} is stale (its source files changed "
+                "since it was made); reading the original files instead. Run `geoshelf convert` again.",
+                StaleRepresentationWarning, stacklevel=4,
+            )
+            continue
+        return rep
+    return entry.original
+
+
+def open_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
+    """Open one representation of an entry."""
+    if rep.kind == "original":
+        from .original import open_original
+
+        files = entry.source_files()
+        xkw = dict(entry.args.get("xarray_kwargs") or {})
+        if entry.format in ("csv", "parquet"):
+            xkw = dict(entry.args.get("csv_kwargs") or {})
+        xkw.update(kwargs)
+        return open_original(files, entry.format, chunks=chunks, storage_options=storage_options(entry), **xkw)
+    target = OPENERS.get(rep.kind)
+    if target is None:
+        raise GeoshelfError(f"entry {entry.name!r}: no opener for representation kind {rep.kind!r}")
+    module, func = target.split(":")
+    opener = getattr(importlib.import_module(module), func)
+    return opener(entry, rep, chunks=chunks, **kwargs)
+
+
+def open_entry(entry: Entry, representation: str | None = None, chunks: Any = None, **kwargs: Any) -> Any:
+    """Open ``entry`` lazily from the chosen representation; nothing is read but metadata."""
+    rep = choose(entry, representation)
+    return open_representation(entry, rep, chunks=chunks, **kwargs)
+
+
+__all__ = ["OPENERS", "choose", "current_fingerprint", "is_stale", "open_entry", "open_representation"]

@@ -1,0 +1,64 @@
+"""Recognising source formats from names and magic bytes, and opening file objects."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..catalog.paths import is_url
+from ..errors import SourceError
+
+NETCDF_EXT = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5", ".he5"}
+TIFF_EXT = {".tif", ".tiff", ".gtiff"}
+CSV_EXT = {".csv"}
+PARQUET_EXT = {".parquet", ".pq"}
+
+
+def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) -> bytes:
+    try:
+        if is_url(path):
+            import fsspec
+
+            with fsspec.open(path, "rb", **(storage_options or {})) as fh:
+                return fh.read(n)
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except IsADirectoryError:
+        return b""
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def sniff(path: str, storage_options: dict[str, Any] | None = None) -> str:
+    """The format of one file: netcdf3, netcdf4 (HDF5), geotiff, csv, parquet or zarr."""
+    local_dir = not is_url(path) and os.path.isdir(path)
+    if local_dir or path.rstrip("/").endswith(".zarr"):
+        if local_dir and not any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zgroup", ".zattrs")):
+            raise SourceError(f"{path}: a directory that is not a Zarr store")
+        return "zarr"
+    ext = os.path.splitext(path.split("?")[0])[1].lower()
+    head = _head(path, storage_options)
+    if head.startswith(b"CDF\x01") or head.startswith(b"CDF\x02") or head.startswith(b"CDF\x05"):
+        return "netcdf3"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "netcdf4"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "geotiff"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if ext in CSV_EXT:
+        return "csv"
+    if ext in NETCDF_EXT or ext in TIFF_EXT or ext in PARQUET_EXT:
+        kind = "NetCDF/HDF5" if ext in NETCDF_EXT else "GeoTIFF" if ext in TIFF_EXT else "Parquet"
+        raise SourceError(f"{path}: not a valid {kind} file (unrecognised header {head[:4]!r}; truncated or corrupt?)")
+    raise SourceError(f"{path}: unsupported file type (expected NetCDF, GeoTIFF, CSV, Parquet or Zarr)")
+
+
+def family(kind: str) -> str:
+    """Entry format for a sniffed kind (netcdf3/netcdf4 -> netcdf)."""
+    return "netcdf" if kind.startswith("netcdf") else kind
+
+
+def engine_for(kind: str) -> str:
+    """xarray engine for a NetCDF kind."""
+    return "h5netcdf" if kind == "netcdf4" else "scipy"

@@ -1,0 +1,168 @@
+"""Scanning source files into a catalog :class:`Entry`: format, variables, dims, time
+range, bounding box, CRS, sizes and fingerprint.  Opens metadata only."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .catalog.model import FORMAT_DRIVERS, Entry
+from .catalog.paths import compact_urlpath, expand, fingerprint, has_glob, is_url, relativize, stat_files
+from .errors import SourceError
+from .load.formats import family, sniff
+from .load.original import open_original
+
+
+def collect_files(paths: Sequence[str], storage_options: dict[str, Any] | None = None) -> tuple[list[str], str | list[str]]:
+    """Expand files, globs and directories; return (files, urlpath to store)."""
+    files: list[str] = []
+    stored: list[str] = []
+    for p in paths:
+        if not is_url(p) and os.path.isdir(p) and not sniff_is_zarr(p):
+            inside = sorted(
+                os.path.join(p, f) for f in os.listdir(p)
+                if not f.startswith(".") and os.path.isfile(os.path.join(p, f))
+            )
+            if not inside:
+                raise SourceError(f"{p}: directory has no files")
+            files.extend(inside)
+            continue
+        if not is_url(p) and not has_glob(p) and not os.path.exists(p):
+            raise SourceError(f"{p}: no such file or directory")
+        found = expand(p, os.getcwd(), storage_options)
+        files.extend(found)
+        if has_glob(p):
+            stored.append(p if is_url(p) else os.path.abspath(p))
+    files = sorted(dict.fromkeys(files))
+    if not files:
+        raise SourceError(f"{' '.join(paths)}: no files found")
+    if stored and len(stored) == len(paths):
+        urlpath: str | list[str] = stored[0] if len(stored) == 1 else stored
+    else:
+        urlpath = compact_urlpath(files)
+    return files, urlpath
+
+
+def sniff_is_zarr(path: str) -> bool:
+    return any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zgroup"))
+
+
+def _iso(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:19]
+    return str(np.datetime_as_string(np.datetime64(value, "s")))
+
+
+def describe(obj: Any) -> dict[str, Any]:
+    """Variables, dims, time range, bbox and CRS of an opened xarray object."""
+    import xarray as xr
+
+    out: dict[str, Any] = {}
+    ds = obj.to_dataset(name=obj.name or "band_data") if isinstance(obj, xr.DataArray) else obj
+    out["variables"] = [str(v) for v in ds.data_vars if v != "spatial_ref"]
+    out["dims"] = {str(k): int(v) for k, v in ds.sizes.items()}
+    time = next((ds[c] for c in ds.coords if c == "time" or ds[c].attrs.get("axis") == "T"
+                 or ds[c].attrs.get("standard_name") == "time"), None)
+    if time is not None and time.size and (np.issubdtype(time.dtype, np.datetime64) or time.dtype == object):
+        vals = time.values
+        out["time_range"] = (_iso(vals.min()), _iso(vals.max()))
+    crs = None
+    try:
+        crs = ds.rio.crs
+    except Exception:  # noqa: BLE001 - rioxarray not applicable
+        crs = None
+    lat = next((ds[c] for c in ("lat", "latitude") if c in ds.coords), None)
+    lon = next((ds[c] for c in ("lon", "longitude") if c in ds.coords), None)
+    if lat is not None and lon is not None and lat.size and lon.size:
+        out["bbox"] = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+        out["crs"] = "EPSG:4326"
+    elif "x" in ds.coords and "y" in ds.coords and crs is not None:
+        res_x = float(abs(ds.x[1] - ds.x[0])) if ds.x.size > 1 else 0.0
+        res_y = float(abs(ds.y[1] - ds.y[0])) if ds.y.size > 1 else 0.0
+        w, e = float(ds.x.min()) - res_x / 2, float(ds.x.max()) + res_x / 2
+        s, n = float(ds.y.min()) - res_y / 2, float(ds.y.max()) + res_y / 2
+        try:
+            from pyproj import Transformer
+
+            t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+            lons, lats = t.transform([w, e, w, e], [s, s, n, n])
+            out["bbox"] = (min(lons), min(lats), max(lons), max(lats))
+        except Exception:  # noqa: BLE001 - no transform: keep native bounds
+            out["bbox"] = (w, s, e, n)
+        out["crs"] = crs.to_string()
+    return out
+
+
+def describe_table(df: Any) -> dict[str, Any]:
+    """Columns, row count, time range and bbox of a (dask) DataFrame of point data."""
+    out: dict[str, Any] = {"variables": [str(c) for c in df.columns]}
+    pdf = df.compute() if hasattr(df, "compute") else df
+    out["dims"] = {"index": int(len(pdf))}
+    tcol = next((c for c in pdf.columns if str(c).lower() in ("time", "date", "datetime")), None)
+    if tcol is not None and len(pdf):
+        import pandas as pd
+
+        t = pd.to_datetime(pdf[tcol], errors="coerce")
+        out["time_range"] = (t.min().isoformat()[:19], t.max().isoformat()[:19])
+    lat = next((c for c in pdf.columns if str(c).lower() in ("lat", "latitude")), None)
+    lon = next((c for c in pdf.columns if str(c).lower() in ("lon", "longitude")), None)
+    if lat and lon and len(pdf):
+        out["bbox"] = (float(pdf[lon].min()), float(pdf[lat].min()), float(pdf[lon].max()), float(pdf[lat].max()))
+        out["crs"] = "EPSG:4326"
+    return out
+
+
+def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
+         tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None, **fields: Any) -> Entry:
+    """Scan files/globs/directories into a new :class:`Entry` (metadata only is read)."""
+    files, urlpath = collect_files(paths, storage_options)
+    kinds = {f: sniff(f, storage_options) for f in files}
+    families = {family(k) for k in kinds.values()}
+    if len(families) > 1:
+        raise SourceError(f"{files[0]}: mixed formats in one entry ({', '.join(sorted(families))}); "
+                          "add each format as its own entry")
+    fmt = families.pop()
+    args: dict[str, Any] = {}
+    if fmt == "netcdf":
+        netcdf_kinds = set(kinds.values())
+        engine = "h5netcdf" if netcdf_kinds == {"netcdf4"} else "scipy" if netcdf_kinds == {"netcdf3"} else None
+        args["chunks"] = {}
+        xkw: dict[str, Any] = {"combine": "by_coords"}
+        if engine:
+            xkw["engine"] = engine
+        if len(files) > 1:
+            xkw.update(data_vars="minimal", coords="minimal", compat="override")
+        args["xarray_kwargs"] = xkw
+    elif fmt == "geotiff":
+        args["chunks"] = {}
+    if storage_options:
+        args["storage_options"] = dict(storage_options)
+    obj = open_original(files, fmt, storage_options=storage_options)
+    meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
+    stats = stat_files(files, storage_options)
+    if isinstance(urlpath, list):
+        stored_urlpath: str | list[str] = [relativize(u, catalog_dir) for u in urlpath]
+    else:
+        stored_urlpath = relativize(urlpath, catalog_dir)
+    return Entry(
+        name=name,
+        description=description,
+        driver=FORMAT_DRIVERS.get(fmt, fmt),
+        urlpath=stored_urlpath,
+        format=fmt,
+        args=args,
+        variables=meta.get("variables", []),
+        dims=meta.get("dims", {}),
+        time_range=meta.get("time_range"),
+        bbox=meta.get("bbox"),
+        crs=meta.get("crs"),
+        bytes=sum(s.size for s in stats),
+        files=len(files),
+        fingerprint=fingerprint(stats),
+        tags=list(tags),
+        catalog_dir=catalog_dir,
+        **fields,
+    )
