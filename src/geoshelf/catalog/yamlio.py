@@ -201,41 +201,42 @@ def _plain_data(value: Any) -> Any:
     return value
 
 
-def _entry_spans(doc: Any, lines: list[str]) -> tuple[dict[str, tuple[int, int]], int, int] | None:
-    """Line spans [start, end) of each ``sources:`` entry in the original text.
+def _entry_spans(doc: Any, lines: list[str]) -> tuple[dict[str, tuple[int, int, int]], int, int] | None:
+    """Line spans (lead, key, end) of each ``sources:`` entry in the original text.
 
-    Comment and blank lines just above an entry belong to that entry.  Returns
-    (spans, first_line, end_line) or None when the layout is not a block mapping.
+    Comment and blank lines just above an entry's key (``lead`` to ``key``) belong to
+    that entry.  Returns (spans, first_line, end_line) or None for a flow-style mapping.
     """
     sources = doc.get("sources") if isinstance(doc, dict) else None
-    if not isinstance(sources, dict) or not sources or getattr(sources.fa, "flow_style", lambda: False)():
+    if not isinstance(sources, dict) or not sources or sources.fa.flow_style():
         return None
-    starts = []
-    for name in sources:
-        line, _col = sources.lc.key(name)
-        starts.append((line, str(name)))
     keys = list(doc)
     idx = keys.index("sources")
-    if idx + 1 < len(keys):
-        block_end = doc.lc.key(keys[idx + 1])[0]
-    else:
-        block_end = len(lines)
+    block_end = doc.lc.key(keys[idx + 1])[0] if idx + 1 < len(keys) else len(lines)
 
     def back_over_comments(line: int, floor: int) -> int:
         while line - 1 > floor and (not lines[line - 1].strip() or lines[line - 1].lstrip().startswith("#")):
             line -= 1
         return line
 
-    spans: dict[str, tuple[int, int]] = {}
-    first = back_over_comments(starts[0][0], doc.lc.key("sources")[0])
-    for i, (line, name) in enumerate(starts):
-        begin = first if i == 0 else spans[starts[i - 1][1]][1]
-        if i + 1 < len(starts):
-            end = back_over_comments(starts[i + 1][0], line)
-        else:
-            end = back_over_comments(block_end, line) if idx + 1 < len(keys) else block_end
-        spans[name] = (begin, end)
-    return spans, first, spans[starts[-1][1]][1]
+    key_lines = [(sources.lc.key(name)[0], str(name)) for name in sources]
+    spans: dict[str, tuple[int, int, int]] = {}
+    floor = doc.lc.key("sources")[0]
+    for i, (line, name) in enumerate(key_lines):
+        lead = back_over_comments(line, floor)
+        nxt = key_lines[i + 1][0] if i + 1 < len(key_lines) else block_end
+        end = back_over_comments(nxt, line)
+        spans[name] = (lead, line, end)
+        floor = end - 1
+    first = spans[key_lines[0][1]][0]
+    return spans, first, spans[key_lines[-1][1]][2]
+
+
+def _strip_trailing_comments(text: str) -> str:
+    out = text.splitlines(keepends=True)
+    while out and (not out[-1].strip() or out[-1].lstrip().startswith("#")):
+        out.pop()
+    return "".join(out)
 
 
 def render_preserving(doc: Any, original_text: str) -> str:
@@ -261,12 +262,14 @@ def render_preserving(doc: Any, original_text: str) -> str:
     pieces = []
     for name, node in new_sources.items():
         if name in spans and _plain_data(old_sources[name]) == _plain_data(node):
-            pieces.append("".join(lines[slice(*spans[name])]))
+            lead, _key, end = spans[name]
+            pieces.append("".join(lines[lead:end]))
             continue
-        body = dump_text({name: node}, like=original_text)
+        body = _strip_trailing_comments(dump_text({name: node}, like=original_text))
+        if name in spans:
+            lead, key, _end = spans[name]
+            pieces.append("".join(lines[lead:key]))
         pieces.append("".join((" " * col + ln) if ln.strip() else ln for ln in body.splitlines(keepends=True)))
     head, tail = "".join(lines[:first]), "".join(lines[last:])
-    rendered = "".join(pieces)
-    if rendered and not rendered.endswith("\n"):
-        rendered += "\n"
+    rendered = "".join(p if p.endswith("\n") or not p else p + "\n" for p in pieces)
     return head + rendered + tail

@@ -1,0 +1,57 @@
+"""``relocate``: data moved on disk, paths in the catalog follow (no re-scan)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .catalog import load_raw
+from .paths import relativize, resolve
+from .yamlio import edit_catalog
+
+
+def _move(value: str, old: str, new: str, catalog_dir: str) -> str | None:
+    if "{{" in value:  # relative to the catalog: follows if the resolved path is under OLD
+        absolute = resolve(value, catalog_dir)
+        if absolute == old or absolute.startswith(old + "/"):
+            return relativize(new + absolute[len(old):], catalog_dir)
+        return None
+    if value == old or value.startswith(old.rstrip("/") + "/"):
+        return new.rstrip("/") + value[len(old.rstrip("/")):]
+    return None
+
+
+def relocate(path: str | os.PathLike[str], old_prefix: str, new_prefix: str) -> list[str]:
+    """Rewrite source and representation paths under ``old_prefix`` to ``new_prefix``.
+
+    Returns the names of the entries changed.  Fingerprints stay valid (they are
+    computed below the files' common root).
+    """
+    p = Path(path).expanduser().resolve()
+    load_raw(p)
+    old = old_prefix.rstrip("/") if "://" in old_prefix else os.path.abspath(old_prefix)
+    new = new_prefix.rstrip("/") if "://" in new_prefix else os.path.abspath(new_prefix)
+    changed: list[str] = []
+    with edit_catalog(p) as doc:
+        for name, src in (doc.get("sources") or {}).items():
+            touched = False
+            args: Any = src.get("args") or {}
+            url = args.get("urlpath")
+            if isinstance(url, str):
+                moved = _move(url, old, new, str(p.parent))
+                if moved is not None:
+                    args["urlpath"], touched = moved, True
+            elif isinstance(url, list):
+                for i, u in enumerate(url):
+                    moved = _move(str(u), old, new, str(p.parent))
+                    if moved is not None:
+                        url[i], touched = moved, True
+            geo = (src.get("metadata") or {}).get("geoshelf") or {}
+            for rep in geo.get("representations") or []:
+                moved = _move(str(rep.get("path", "")), old, new, str(p.parent))
+                if moved is not None:
+                    rep["path"], touched = moved, True
+            if touched:
+                changed.append(str(name))
+    return changed

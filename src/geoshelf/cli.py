@@ -1,0 +1,365 @@
+"""The ``geoshelf`` command: thin argument parsing over the library.
+
+Expected failures (:class:`GeoshelfError`) print one line on stderr and exit non-zero;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import GeoshelfError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, not usage + line
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _catalog_path(args: argparse.Namespace) -> Path:
+    from .catalog.locate import default_catalog_path
+
+    return Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from .catalog import Catalog
+
+    return Catalog(_catalog_path(args))
+
+
+def _size(n: int) -> str:
+    from .catalog.html import _size as size
+
+    return size(n)
+
+
+def _kv(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise GeoshelfError(f"{what} {item!r} is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .catalog import Catalog, add_entry, check_name
+    from .scan import scan
+
+    path = _catalog_path(args)
+    check_name(args.name)
+    if path.exists() and not args.update and args.name in Catalog(path):
+        raise GeoshelfError(f"{path}: an entry named {args.name!r} already exists (use --update to re-scan it)")
+    extra = {k: v for k, v in (("contact", args.contact), ("license", args.license)) if v}
+    so = _kv(args.storage_option, "--storage-option")
+    entry = scan(args.paths, args.name, catalog_dir=str(path.expanduser().resolve().parent),
+                 description=args.description or "", tags=args.tag or [], storage_options=so or None, **extra)
+    if args.update and path.exists() and args.name in (cat := Catalog(path)):
+        old = cat[args.name]
+        entry = entry.replace(representations=old.representations,
+                              description=entry.description or old.description,
+                              tags=entry.tags or old.tags, contact=entry.contact or old.contact,
+                              license=entry.license or old.license, extra_metadata=old.extra_metadata)
+    add_entry(path, entry, overwrite=args.update)
+    print(f"{'updated' if args.update else 'added'} {args.name}: {entry.files} {entry.format} files, "
+          f"{_size(entry.bytes)}, variables {', '.join(entry.variables) or '-'} -> {path}")
+    return 0
+
+
+def _entry_summary(name: str, e: Any) -> dict[str, Any]:
+    return {"name": name, "description": e.description, "format": e.format, "variables": e.variables,
+            "time_range": list(e.time_range) if e.time_range else None, "files": e.files, "bytes": e.bytes,
+            "representations": [r.kind for r in e.representations], "tags": e.tags}
+
+
+def _print_table(rows: list[tuple[str, Any]]) -> None:
+    if not rows:
+        print("(no entries)")
+        return
+    width = max(len(n) for n, _ in rows)
+    for name, e in rows:
+        reps = ",".join(["original"] + [r.kind for r in e.representations])
+        time = f"{e.time_range[0][:10]}..{e.time_range[1][:10]}" if e.time_range else "-"
+        print(f"{name:<{width}}  {e.format:<8} {e.files:>6} files {_size(e.bytes):>9}  {time:<22} [{reps}]"
+              f"  {e.description}")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cat = _open(args)
+    rows = list(cat.walk())
+    if args.json:
+        print(json.dumps([_entry_summary(n, e) for n, e in rows], indent=2))
+    else:
+        _print_table(rows)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cat = _open(args)
+    e = cat[args.name]
+    if not hasattr(e, "to_source"):
+        print(f"{args.name}: included catalog {e.path} ({len(e)} entries)")
+        return 0
+    if args.json:
+        print(json.dumps({"name": e.name, **e.to_source()}, indent=2, default=str))
+        return 0
+    from ruamel.yaml import YAML
+
+    y = YAML()
+    y.default_flow_style = False
+    y.dump({e.name: e.to_source()}, sys.stdout)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    cat = _open(args)
+    hits = cat.search(args.text, variable=args.variable, time=args.time, bbox=args.bbox, tags=args.tag)
+    if args.json:
+        print(json.dumps([_entry_summary(n, e) for n, e in hits.items()], indent=2))
+    else:
+        _print_table(list(hits.items()))
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    cat = _open(args)
+    obj = cat[args.name].to_dask(representation=args.representation)
+    print(obj)
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .catalog.lint import lint
+
+    path = _catalog_path(args)
+    problems = lint(path, open_representations=not args.no_open)
+    for p in problems:
+        print(p)
+    errors = sum(p.level == "error" for p in problems)
+    print(f"{path}: {errors} errors, {len(problems) - errors} warnings")
+    return 1 if errors else 0
+
+
+def cmd_dedupe(args: argparse.Namespace) -> int:
+    from .catalog import Catalog
+    from .dedupe import dedupe
+
+    cat = None
+    try:
+        cat = Catalog(_catalog_path(args))
+    except GeoshelfError:
+        if args.catalog:
+            raise
+    progress = _progress("hashing") if not args.json else None
+    report = dedupe(args.paths, cat, progress=progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    for g in report.groups:
+        print(f"{len(g.files)} copies of the same data ({_size(g.reclaimable)} reclaimable), keep {g.keep}:")
+        for f, s in zip(g.files, g.sizes, strict=True):
+            tag = f"  [catalogued: {g.catalogued[f]}]" if f in g.catalogued else ""
+            print(f"  {'*' if f == g.keep else ' '} {f} ({_size(s)}){tag}")
+    for d in report.datasets:
+        print(f"dataset {d.location}: {d.files} files ({_size(d.bytes)}) duplicate catalogued entry {d.duplicates_entry}")
+    for err in report.errors:
+        print(f"skipped: {err}", file=sys.stderr)
+    print(f"{report.files_scanned} files scanned, {len(report.groups)} duplicate groups, "
+          f"{_size(report.reclaimable)} reclaimable (nothing was deleted)")
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace) -> int:
+    from .catalog.relocate import relocate
+
+    path = _catalog_path(args)
+    changed = relocate(path, args.old_prefix, args.new_prefix)
+    print(f"{len(changed)} entries relocated in {path}" + (f": {', '.join(changed)}" if changed else ""))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .catalog import Catalog
+    from .convert import convert_entry
+
+    path = _catalog_path(args)
+    entry = Catalog(path)[args.name]
+    options = _kv(args.option, "--option")
+    for key in ("layout", "variable", "store", "profile", "partition"):
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
+    if args.chunks:
+        options["chunks"] = _parse_chunks(args.chunks)
+    if args.zarr_version is not None:
+        options["zarr_version"] = args.zarr_version
+    outcome = convert_entry(entry, args.to, catalog_path=path, output=args.output, validate=args.validate, **options)
+    print(outcome.message)
+    return 0
+
+
+def _parse_chunks(text: str) -> dict[str, int]:
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise GeoshelfError(f"--chunks {text!r}: expected DIM=SIZE[,DIM=SIZE...]")
+        k, v = part.split("=", 1)
+        try:
+            out[k.strip()] = int(v)
+        except ValueError:
+            raise GeoshelfError(f"--chunks {text!r}: size of {k.strip()!r} is not an integer") from None
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.run import run_demo
+
+    run_demo(Path(args.dir) if args.dir else None, size=args.size, convert=not args.no_convert)
+    return 0
+
+
+def _progress(label: str) -> Any:
+    """A progress callback: tqdm on a terminal, a log line every 10 % otherwise."""
+    state = {"bar": None, "last": -1}
+
+    def update(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            if state["bar"] is None:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=total, desc=label, unit="file")
+            state["bar"].update(done - state["bar"].n)
+            if done == total:
+                state["bar"].close()
+        else:
+            step = max(1, total // 10)
+            if done == total or done // step != state["last"]:
+                state["last"] = done // step
+                print(f"{label}: {done}/{total}", file=sys.stderr)
+
+    return update
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``geoshelf``."""
+    from . import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--catalog", metavar="FILE",
+                        help="catalog file (default: $GEOSHELF_CATALOG, the configured site catalog, or the demo)")
+    p = _Parser(prog="geoshelf", description="Catalog it once, convert it once, open it lazily.")
+    p.add_argument("--version", action="version", version=f"geoshelf {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    a = sub.add_parser("add", parents=[common], help="scan files into a catalog entry")
+    a.add_argument("paths", nargs="+", metavar="PATH", help="files, globs (quoted) or a directory")
+    a.add_argument("--name", required=True, help="entry name (letters, digits, _ and -)")
+    a.add_argument("--description", help="one-line description")
+    a.add_argument("--tag", action="append", help="a tag (repeatable)")
+    a.add_argument("--contact", help="who to ask about the data")
+    a.add_argument("--license", help="licence of the data")
+    a.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                   help="fsspec storage option for remote sources (no secrets: use the user config)")
+    a.add_argument("--update", action="store_true", help="re-scan an existing entry (e.g. new files arrived)")
+    a.set_defaults(func=cmd_add)
+
+    ls = sub.add_parser("list", parents=[common], help="list catalog entries")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=cmd_list)
+
+    sh = sub.add_parser("show", parents=[common], help="show one entry")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=cmd_show)
+
+    se = sub.add_parser("search", parents=[common], help="find entries")
+    se.add_argument("text", nargs="?", help="words that must appear in name, description, tags or variables")
+    se.add_argument("--variable", help="variable name")
+    se.add_argument("--time", help="YYYY[-MM[-DD]] or START/END")
+    se.add_argument("--bbox", help="west,south,east,north in degrees")
+    se.add_argument("--tag", action="append", help="required tag (repeatable)")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    op = sub.add_parser("open", parents=[common], help="open an entry lazily and print it")
+    op.add_argument("name")
+    op.add_argument("--representation", choices=["original", "zarr", "references", "cog", "parquet"])
+    op.set_defaults(func=cmd_open)
+
+    li = sub.add_parser("lint", parents=[common], help="check the catalog")
+    li.add_argument("--no-open", action="store_true", help="do not try to open representations")
+    li.set_defaults(func=cmd_lint)
+
+    de = sub.add_parser("dedupe", parents=[common], help="find duplicated data (never deletes)")
+    de.add_argument("paths", nargs="+", metavar="PATH")
+    de.add_argument("--json", action="store_true")
+    de.set_defaults(func=cmd_dedupe)
+
+    rl = sub.add_parser("relocate", parents=[common], help="data moved on disk: rewrite paths")
+    rl.add_argument("old_prefix", metavar="OLD_PREFIX")
+    rl.add_argument("new_prefix", metavar="NEW_PREFIX")
+    rl.set_defaults(func=cmd_relocate)
+
+    cv = sub.add_parser("convert", parents=[common], help="convert an entry to a cloud-optimized copy")
+    cv.add_argument("name")
+    cv.add_argument("--to", required=True, metavar="TARGET", help="zarr, references, cog or parquet")
+    cv.add_argument("--output", metavar="PATH", help="output path (default: the shelf beside the catalog)")
+    cv.add_argument("--validate", choices=["full", "sample"], default="full")
+    cv.add_argument("--layout", choices=["map", "timeseries", "balanced"], help="zarr chunk layout")
+    cv.add_argument("--chunks", help="explicit chunks, e.g. time=30,lat=90,lon=180")
+    cv.add_argument("--zarr-version", type=int, choices=[2, 3], help="zarr format (default 3)")
+    cv.add_argument("--variable", help="variable to convert (cog)")
+    cv.add_argument("--store", choices=["json", "parquet", "auto"], help="references store")
+    cv.add_argument("--profile", help="COG compression profile")
+    cv.add_argument("--partition", choices=["year", "month", "none"], help="parquet partitioning")
+    cv.add_argument("--option", action="append", metavar="KEY=VALUE", help="other target option")
+    cv.set_defaults(func=cmd_convert)
+
+    dm = sub.add_parser("demo", help="generate demo data, shelve it, convert and open it")
+    dm.add_argument("--dir", help="work directory (default: demo/ in the checkout or ~/.local/share/geoshelf/demo)")
+    dm.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])
+    dm.add_argument("--no-convert", action="store_true", help="skip the local conversion")
+    dm.set_defaults(func=cmd_demo)
+
+    try:
+        from .campaign.cli import add_campaign_commands
+    except ImportError:  # pragma: no cover - campaign package optional during development
+        pass
+    else:
+        add_campaign_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``geoshelf`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GeoshelfError as exc:
+        print(f"geoshelf: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("geoshelf: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `geoshelf list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
