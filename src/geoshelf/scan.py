@@ -117,7 +117,15 @@ def describe_table(df: Any) -> dict[str, Any]:
 
 def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
          tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None, **fields: Any) -> Entry:
-    """Scan files/globs/directories into a new :class:`Entry` (metadata only is read)."""
+    """Scan files/globs/directories into a new :class:`Entry` (metadata only is read).
+
+    ``storage_options`` are stored in the entry; options from the user's config (where
+    credentials belong) are used to read but never written to the catalog.
+    """
+    from .catalog.locate import storage_options_for
+
+    stored_options = storage_options
+    storage_options = {**storage_options_for(str(paths[0])), **(storage_options or {})} if paths else storage_options
     files, urlpath = collect_files(paths, storage_options)
     kinds = {f: sniff(f, storage_options) for f in files}
     families = {family(k) for k in kinds.values()}
@@ -130,16 +138,16 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         netcdf_kinds = set(kinds.values())
         engine = "h5netcdf" if netcdf_kinds == {"netcdf4"} else "scipy" if netcdf_kinds == {"netcdf3"} else None
         args["chunks"] = {}
-        xkw: dict[str, Any] = {"combine": "by_coords"}
+        xkw: dict[str, Any] = {}
         if engine:
             xkw["engine"] = engine
-        if len(files) > 1:
-            xkw.update(data_vars="minimal", coords="minimal", compat="override")
+        if len(files) > 1 or not isinstance(urlpath, str) or has_glob(urlpath):  # intake uses open_mfdataset
+            xkw.update(combine="by_coords", data_vars="minimal", coords="minimal", compat="override")
         args["xarray_kwargs"] = xkw
     elif fmt == "geotiff":
         args["chunks"] = {}
-    if storage_options:
-        args["storage_options"] = dict(storage_options)
+    if stored_options:
+        args["storage_options"] = dict(stored_options)
     obj = open_original(files, fmt, storage_options=storage_options)
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
     stats = stat_files(files, storage_options)

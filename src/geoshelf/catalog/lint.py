@@ -46,7 +46,7 @@ def _check_entry(name: str, raw: dict[str, Any], entry: Entry, opener: Callable[
     current = None
     if files:
         try:
-            current = fingerprint(stat_files(files, entry.args.get("storage_options")))
+            current = fingerprint(stat_files(files, entry.storage_options))
         except GeoshelfError as exc:
             yield Problem(level="error", entry=name, message=str(exc))
         if entry.files and len(files) != entry.files:

@@ -166,11 +166,23 @@ class Entry:
 
         return resolve(path, self.catalog_dir)
 
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec options to reach the sources: the user's config for the URL, then the entry's own.
+
+        Secrets belong in the user's config (``storage_options:`` by URL prefix), never in a catalog.
+        """
+        from .locate import storage_options_for
+
+        out = storage_options_for(self.resolve(_first(self.urlpath))) if self.urlpath else {}
+        out.update(self.args.get("storage_options") or {})
+        return out
+
     def source_files(self, must_exist: bool = True) -> list[str]:
         """The original files, globs expanded, sorted."""
         from .paths import expand
 
-        return expand(self.urlpath, self.catalog_dir, self.args.get("storage_options"), must_exist=must_exist)
+        return expand(self.urlpath, self.catalog_dir, self.storage_options, must_exist=must_exist)
 
     def _repr_html_(self) -> str:
         from .html import entry_html

@@ -215,7 +215,7 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
     if is_url(str(output)):
         raise ConversionError(f"{output}: outputs must be on a local or shared file system path")
     files = entry.source_files()
-    so = entry.args.get("storage_options")
+    so = entry.storage_options
     stats = stat_files(files, so)
     current = fingerprint(stats)
     if entry.fingerprint and current != entry.fingerprint:

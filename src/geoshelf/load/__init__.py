@@ -32,11 +32,7 @@ OPENERS: dict[str, str] = {
 
 def storage_options(entry: Entry) -> dict[str, Any]:
     """Storage options for the entry's sources: the entry's own, over the user's config."""
-    from ..catalog.locate import storage_options_for
-
-    base = storage_options_for(entry.resolve(entry.original.path)) if entry.urlpath else {}
-    base.update(entry.args.get("storage_options") or {})
-    return base
+    return entry.storage_options
 
 
 def current_fingerprint(entry: Entry) -> str:

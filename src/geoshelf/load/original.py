@@ -44,14 +44,15 @@ def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: di
                 threads: int = 8, **kwargs: Any) -> xr.Dataset:
     """Open one or many NetCDF files lazily (dask-backed) and combine them by coordinates."""
     chunks = {} if chunks is None else chunks
-    kwargs = {k: v for k, v in kwargs.items() if k not in {"combine", "concat_dim", "parallel"}}
+    kwargs = {k: v for k, v in kwargs.items()
+              if k not in {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}}
     if len(files) == 1:
         return _open_one_netcdf(files[0], chunks, storage_options, dict(kwargs))
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
         datasets = list(pool.map(lambda f: _open_one_netcdf(f, chunks, storage_options, dict(kwargs)), files))
     try:
         combined = xr.combine_by_coords(datasets, data_vars="minimal", coords="minimal", compat="override",
-                                        join="outer", combine_attrs="drop_conflicts")
+                                        join="outer", combine_attrs="override")
     except (ValueError, TypeError) as exc:
         raise SourceError(
             f"{files[0]} (+{len(files) - 1} files): cannot combine the files along their coordinates: "
