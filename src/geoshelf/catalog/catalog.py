@@ -8,13 +8,16 @@ locks, re-reads, preserves comments and untouched entries, and writes atomically
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import CatalogError, EntryNotFoundError, NameClashError, UnsafeCatalogError
+from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
+from .index import Index
+from .index import build as build_index
 from .model import ALLOWED_DRIVERS, Entry
 from .paths import resolve
 from .search import Query
@@ -96,10 +99,24 @@ class Catalog:
     def __init__(self, path: str | os.PathLike[str], *, _stack: tuple[str, ...] = ()) -> None:
         self.path = Path(path).expanduser().resolve()
         self._stack = _stack + (str(self.path),)
-        data = load_raw(self.path)
+        self._index: Index | None = None
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            raise CatalogError(f"{self.path}: catalog file not found") from None
+        except OSError as exc:
+            raise CatalogError(f"{self.path}: cannot read catalog: {exc.strerror}") from None
+        self._index = Index.open(self.path, st) if self.path.is_file() else None
+        if self._index is not None:
+            data = self._index.document()
+            self._raw: Mapping[str, dict[str, Any]] = self._index
+        else:
+            data = load_raw(self.path)
+            self._raw = {str(k): v for k, v in data["sources"].items()}
+            if len(self._raw) >= INDEX_MIN_ENTRIES:
+                build_index(self.path, st, data)
         self.metadata: dict[str, Any] = data.get("metadata") or {}
         self.description: str = str(data.get("description") or self.metadata.get("description") or "")
-        self._raw: dict[str, dict[str, Any]] = {str(k): v for k, v in data["sources"].items()}
         self._cache: dict[str, Entry | Catalog] = {}
 
     # -- mapping protocol ------------------------------------------------------------
@@ -190,7 +207,21 @@ class Catalog:
         ``time`` is ``YYYY[-MM[-DD]]`` or ``START/END``; ``bbox`` is west,south,east,north.
         """
         query = Query.build(text, variable, time, bbox, tags)
-        return SearchResult({q: e for q, e in self.walk() if query.matches(e, q)})
+        return SearchResult(self._search(query))
+
+    def _search(self, query: Query, prefix: str = "") -> dict[str, Entry]:
+        if self._index is None:
+            return {q: e for q, e in self.walk(prefix) if query.matches(e, q)}
+        hits: dict[str, Entry] = {}
+        for name in self._index.candidates(query):
+            entry = self[name]
+            if isinstance(entry, Entry) and query.matches(entry, prefix + name):
+                hits[prefix + name] = entry
+        for name in self._index.includes():
+            sub = self[name]
+            if isinstance(sub, Catalog):
+                hits.update(sub._search(query, prefix + name + "."))
+        return hits
 
     # -- editing ---------------------------------------------------------------------------
     def add(self, entry: Entry, *, overwrite: bool = False) -> Entry:

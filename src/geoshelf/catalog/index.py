@@ -1,0 +1,171 @@
+"""A derived SQLite index of a large catalog, so opening and searching do not re-parse YAML.
+
+The YAML stays the source of truth: the index lives in the user's cache directory, is
+keyed by the catalog's absolute path and is used only while the file's size and
+modification time are those it was built from.  It holds each entry as JSON (already
+validated by the safe loader) plus the columns search filters on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .search import Query
+
+INDEX_VERSION = "1"
+#: Catalogs with fewer entries are just parsed (an index would not pay off).
+MIN_ENTRIES = 500
+
+
+def index_dir() -> Path:
+    """``$GEOSHELF_INDEX_DIR`` or ``$XDG_CACHE_HOME/geoshelf/index``."""
+    if os.environ.get("GEOSHELF_INDEX_DIR"):
+        return Path(os.environ["GEOSHELF_INDEX_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geoshelf" / "index"
+
+
+def index_path(catalog: Path) -> Path:
+    """Where the index of ``catalog`` is kept."""
+    return index_dir() / (hashlib.sha256(str(catalog).encode()).hexdigest()[:24] + ".sqlite")
+
+
+def _stamp(st: os.stat_result) -> str:
+    return f"{INDEX_VERSION}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def _geo(src: dict[str, Any]) -> dict[str, Any]:
+    meta = src.get("metadata") or {}
+    geo = meta.get("geoshelf") if isinstance(meta, dict) else None
+    return geo if isinstance(geo, dict) else {}
+
+
+def build(catalog: Path, st: os.stat_result, data: dict[str, Any]) -> None:
+    """Write the index of an already validated catalog (best effort; errors are ignored)."""
+    target = index_path(catalog)
+    with contextlib.suppress(OSError, sqlite3.Error):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+            "CREATE TABLE entries (pos INTEGER PRIMARY KEY, name TEXT UNIQUE, driver TEXT, hay TEXT,"
+            " variables TEXT, tags TEXT, t0 TEXT, t1 TEXT, w REAL, s REAL, e REAL, n REAL, source TEXT);"
+        )
+        rows = []
+        for pos, (name, src) in enumerate(data["sources"].items()):
+            geo = _geo(src)
+            tr = geo.get("time_range") or [None, None]
+            bb = geo.get("bbox") or [None] * 4
+            variables = [str(v) for v in geo.get("variables") or []]
+            tags = [str(t).lower() for t in geo.get("tags") or []]
+            hay = " ".join([str(name), str(src.get("description") or ""), " ".join(tags), " ".join(variables),
+                            str(geo.get("contact") or "")]).lower()
+            rows.append((pos, str(name), str(src.get("driver")), hay, "|" + "|".join(variables) + "|",
+                         "|" + "|".join(tags) + "|", _iso(tr[0]), _iso(tr[1]), *[_num(x) for x in bb[:4]],
+                         json.dumps(src, default=str)))
+        db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        meta = {k: v for k, v in data.items() if k != "sources"}
+        db.executemany("INSERT INTO meta VALUES (?,?)", [("stamp", _stamp(st)), ("doc", json.dumps(meta, default=str))])
+        db.commit()
+        db.close()
+        os.replace(tmp, target)
+
+
+def _iso(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = str(v).replace(" ", "T")
+    return s if "T" in s else s + "T00:00:00"
+
+
+def _num(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+class Index(Mapping[str, dict[str, Any]]):
+    """Read access to a fresh index: a lazy mapping name -> source dict."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._names = [r[0] for r in db.execute("SELECT name FROM entries ORDER BY pos")]
+        self._set = set(self._names)
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def open(cls, catalog: Path, st: os.stat_result) -> Index | None:
+        """The index of ``catalog`` if it exists and matches the file as it is now."""
+        path = index_path(catalog)
+        if not path.is_file():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+            if not row or row[0] != _stamp(st):
+                db.close()
+                return None
+            return cls(db)
+        except sqlite3.Error:
+            return None
+
+    def document(self) -> dict[str, Any]:
+        """The catalog's top-level keys other than ``sources``."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='doc'").fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self._set:
+            raise KeyError(name)
+        row = self.db.execute("SELECT source FROM entries WHERE name=?", (name,)).fetchone()
+        src = json.loads(row[0])
+        self._cache[name] = src
+        return src
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._set
+
+    def includes(self) -> list[str]:
+        """Names of entries that include other catalogs."""
+        return [r[0] for r in self.db.execute(
+            "SELECT name FROM entries WHERE driver IN ('yaml_file_cat', 'intake.catalog.local.YAMLFileCatalog')"
+            " ORDER BY pos")]
+
+    def candidates(self, q: Query) -> list[str]:
+        """Names that may match ``q`` (a superset: the caller applies :meth:`Query.matches`)."""
+        where, args = ["driver NOT IN ('yaml_file_cat', 'intake.catalog.local.YAMLFileCatalog')"], []
+        if q.text:
+            for word in q.text.split():
+                where.append("instr(hay, ?) > 0")
+                args.append(word)
+        if q.variable:
+            where.append("instr(variables, ?) > 0")
+            args.append(f"|{q.variable}|")
+        for tag in q.tags:
+            where.append("instr(tags, ?) > 0")
+            args.append(f"|{tag}|")
+        if q.time:
+            where.append("t0 IS NOT NULL AND t1 >= ? AND t0 <= ?")
+            args += [q.time[0], q.time[1]]
+        if q.bbox:
+            where.append("s IS NOT NULL AND n >= ? AND s <= ?")
+            args += [q.bbox[1], q.bbox[3]]
+        sql = f"SELECT name FROM entries WHERE {' AND '.join(where)} ORDER BY pos"
+        return [r[0] for r in self.db.execute(sql, args)]
