@@ -66,19 +66,6 @@ def _check_tags(node: Node | None, path: str, seen: set[int] | None = None) -> N
         raise UnsafeCatalogError(f"{path}: unexpected YAML node {type(node).__name__}")
 
 
-def _guess_indent(text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation used by the file, defaulting to 2/4/2."""
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    try:
-        _, ind, block_seq = load_yaml_guess_indent(text)
-    except Exception:  # noqa: BLE001 - guessing only
-        return (2, 4, 2)
-    ind = ind or 2
-    offset = block_seq or 0
-    return (ind, max(ind, offset + 2), offset)
-
-
 def parse_text(text: str, path: str = "<string>") -> Any:
     """Parse catalog YAML text safely into ruamel round-trip containers."""
     y = _yaml()
@@ -112,9 +99,9 @@ def read_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
 
 
 def dump_text(doc: Any, like: str = "") -> str:
-    """Serialise a round-trip document, keeping the indentation of ``like``."""
+    """Serialise a round-trip document in the house style (``like`` is accepted for symmetry)."""
     buf = io.StringIO()
-    _yaml(_guess_indent(like) if like else (2, 4, 2)).dump(doc, buf)
+    _yaml((2, 4, 2)).dump(doc, buf)  # one house style; untouched entries keep theirs (see render_preserving)
     return buf.getvalue()
 
 

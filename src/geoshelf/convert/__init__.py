@@ -7,6 +7,8 @@ and records the new representation in the catalog.
 from __future__ import annotations
 
 import os
+import sys
+import types
 import warnings
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -93,3 +95,17 @@ def convert(entry: Entry | str, to: str, *, catalog: Catalog | str | os.PathLike
 
 
 __all__ = ["Converter", "Outcome", "convert", "convert_entry", "get_target", "list_targets", "shelf_root"]
+
+
+class _CallableModule(types.ModuleType):
+    """``geoshelf.convert`` is both this package and the function :func:`convert`.
+
+    Importing a submodule (``geoshelf.convert.zarr``) rebinds the ``geoshelf.convert``
+    attribute to this package, so the package itself must be callable.
+    """
+
+    def __call__(self, entry: Entry | str, to: str, **kwargs: Any) -> Representation:
+        return convert(entry, to, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
