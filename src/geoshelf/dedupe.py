@@ -86,7 +86,7 @@ def content_hash(path: str) -> str:
         if kind.startswith("netcdf"):
             import xarray as xr
 
-            with xr.open_dataset(path, engine=engine_for(kind), cache=False) as ds:
+            with xr.open_dataset(path, engine=engine_for(kind, remote=True), cache=False) as ds:  # thread-safe
                 for name in sorted(map(str, ds.variables)):
                     _hash_variable(h, name, ds.variables[name])
         elif kind == "geotiff":

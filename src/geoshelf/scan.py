@@ -136,7 +136,9 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
     args: dict[str, Any] = {}
     if fmt == "netcdf":
         netcdf_kinds = set(kinds.values())
-        engine = "h5netcdf" if netcdf_kinds == {"netcdf4"} else "scipy" if netcdf_kinds == {"netcdf3"} else None
+        remote = any(is_url(f) for f in files)
+        engine = (("h5netcdf" if remote else "netcdf4") if netcdf_kinds == {"netcdf4"}
+                  else "scipy" if netcdf_kinds == {"netcdf3"} else None)
         args["chunks"] = {}
         xkw: dict[str, Any] = {}
         if engine:

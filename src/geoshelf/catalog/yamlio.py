@@ -33,8 +33,23 @@ _CORE_TAGS = frozenset(
 LOCK_TIMEOUT_S = 60.0
 
 
+def _yaml11_safe_str(representer: Any, data: str) -> Any:
+    """Quote strings a YAML 1.1 reader (PyYAML, stock intake) would read as bool/number/null.
+
+    ruamel writes YAML 1.2, where ``no``, ``on`` or ``1_000`` are plain strings; PyYAML
+    would read them as ``False``, ``True`` or ``1000``.
+    """
+    import yaml as pyyaml
+
+    tag = pyyaml.resolver.Resolver().resolve(pyyaml.ScalarNode, data, (True, False))
+    if tag != "tag:yaml.org,2002:str":
+        return representer.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+    return representer.represent_str(data)
+
+
 def _yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
     y = YAML(typ="rt")
+    y.representer.add_representer(str, _yaml11_safe_str)
     y.preserve_quotes = True
     y.width = 4096
     mapping, sequence, offset = indent

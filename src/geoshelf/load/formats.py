@@ -59,6 +59,8 @@ def family(kind: str) -> str:
     return "netcdf" if kind.startswith("netcdf") else kind
 
 
-def engine_for(kind: str) -> str:
-    """xarray engine for a NetCDF kind."""
-    return "h5netcdf" if kind == "netcdf4" else "scipy"
+def engine_for(kind: str, remote: bool = False) -> str:
+    """xarray engine for a NetCDF kind: netCDF4-C locally (fastest to open), h5netcdf for file objects."""
+    if kind == "netcdf4":
+        return "h5netcdf" if remote else "netcdf4"
+    return "scipy"

@@ -24,7 +24,7 @@ def _open_one_netcdf(path: str, chunks: Any, storage_options: dict[str, Any] | N
     kind = sniff(path, storage_options)
     if family(kind) != "netcdf":
         raise SourceError(f"{path}: expected NetCDF, found {kind}")
-    engine = kwargs.pop("engine", None) or engine_for(kind)
+    engine = kwargs.pop("engine", None) or engine_for(kind, remote=is_url(path))
     target: Any = path
     if is_url(path):
         import fsspec
@@ -48,6 +48,8 @@ def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: di
               if k not in {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}}
     if len(files) == 1:
         return _open_one_netcdf(files[0], chunks, storage_options, dict(kwargs))
+    if kwargs.get("engine", "netcdf4") == "netcdf4" and not any(is_url(f) for f in files):
+        threads = 1  # the netCDF4-C library is not thread-safe for opening files
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
         datasets = list(pool.map(lambda f: _open_one_netcdf(f, chunks, storage_options, dict(kwargs)), files))
     try:
@@ -72,7 +74,9 @@ def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: d
     arrays = []
     for f in files:
         try:
-            da = rioxarray.open_rasterio(f, chunks=chunks, **kwargs)
+            with warnings.catch_warnings():  # rioxarray passes block-shaped chunks as a tuple
+                warnings.filterwarnings("ignore", message=".*dimension-order tuples.*", category=FutureWarning)
+                da = rioxarray.open_rasterio(f, chunks=chunks, **kwargs)
         except Exception as exc:  # noqa: BLE001 - rasterio raises many types
             raise SourceError(f"{f}: cannot open as GeoTIFF: {' '.join(str(exc).split())[:300]}") from None
         arrays.append(da)
