@@ -143,8 +143,7 @@ def remove_path(path: Path) -> None:
 
 def manifest_path(output: Path) -> Path:
     """Where the per-file manifest of an output lives (inside a directory, beside a file)."""
-    return output / MANIFEST_NAME if output.suffix != ".json" and not output.is_file() else \
-        output.with_name(output.name + ".manifest.json")
+    return output / MANIFEST_NAME if output.is_dir() else output.with_name(output.name + ".manifest.json")
 
 
 def write_manifest(output: Path, stats: list[FileStat]) -> None:
@@ -259,11 +258,11 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
                 try:
                     converter.write(plan, partial)
                     validation = converter.validate(plan, partial)
-                    write_manifest(partial, stats)
                     publish(partial, output)
                 except BaseException:
                     remove_path(partial)
                     raise
+                write_manifest(output, stats)  # after publish: without it a rerun rebuilds, never appends
             else:
                 validation = plan.state.get("validation", validate)
     except Timeout:

@@ -1,0 +1,222 @@
+"""References target: kerchunk references to NetCDF4/HDF5 originals (a virtual Zarr).
+
+* One file or a multi-file collection combined along time; stored as JSON for small
+  collections and as a Parquet reference store for large ones (``store=auto``).
+* Time is combined by decoding CF time per file (``coo_map={"time": "cf:time"}``):
+  kerchunk's default silently collapses files whose units differ (``days since <that
+  day>``, value 0 in every file) into ONE time step.  The result is checked: its number
+  of time steps must equal the sum over the files.
+* A pre-flight check refuses, in plain words, collections a virtual Zarr cannot express
+  (different variables, grids, dtypes, codecs, chunk shapes or packing per file) and
+  points to ``--to zarr``.
+* NetCDF3 originals are refused: their record variables interleave on disk, so every
+  time step of every variable becomes a separate reference and no compression applies;
+  a real Zarr copy (``--to zarr``) serves them better.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..catalog.model import Entry, Representation
+from ..errors import ConversionError, SourceError, ValidationError
+from ..load.formats import sniff
+from ..load.original import open_original
+from .base import Converter, Plan
+from .validate import compare_datasets
+
+PARQUET_ABOVE_FILES = 200
+_ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "units", "calendar")
+
+
+def single_refs(path: str) -> dict[str, Any]:
+    """kerchunk references of one NetCDF4/HDF5 file (raises SourceError naming the file)."""
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    try:
+        return SingleHdf5ToZarr(path, inline_threshold=300).translate()
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types on corrupt input
+        raise SourceError(f"{path}: cannot index as NetCDF4/HDF5: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _meta(refs: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """variable -> (.zarray, .zattrs) of a single-file reference set."""
+    out = {}
+    r = refs["refs"]
+    for key in r:
+        if key.endswith("/.zarray"):
+            name = key[: -len("/.zarray")]
+            zarray = json.loads(r[key])
+            zattrs = json.loads(r.get(f"{name}/.zattrs", "{}"))
+            out[name] = (zarray, zattrs)
+    return out
+
+
+def preflight(files: list[str], refs: list[dict[str, Any]], concat_dim: str = "time") -> None:
+    """Refuse collections a virtual Zarr cannot express; say why, in plain words."""
+    import h5py
+
+    way_out = "; convert with --to zarr instead"
+    first = _meta(refs[0])
+    coords0: dict[str, np.ndarray] = {}
+    with h5py.File(files[0], "r") as h:
+        for name, (zarray, zattrs) in first.items():
+            dims = zattrs.get("_ARRAY_DIMENSIONS", [])
+            if dims == [name] and name != concat_dim:
+                coords0[name] = h[name][()]
+    for f, r in zip(files[1:], refs[1:], strict=True):
+        meta = _meta(r)
+        if set(meta) != set(first):
+            extra = sorted(set(meta) ^ set(first))
+            raise ConversionError(f"{f}: has different variables than {files[0]} ({', '.join(extra)}){way_out}")
+        for name, (zarray, zattrs) in meta.items():
+            z0, a0 = first[name]
+            dims = zattrs.get("_ARRAY_DIMENSIONS", [])
+            if zarray["dtype"] != z0["dtype"]:
+                raise ConversionError(f"{f}: variable {name!r} is {np.dtype(zarray['dtype']).name} but "
+                                      f"{np.dtype(z0['dtype']).name} in {files[0]}{way_out}")
+            if zarray.get("compressor") != z0.get("compressor") or zarray.get("filters") != z0.get("filters"):
+                raise ConversionError(f"{f}: variable {name!r} is compressed differently than in {files[0]} "
+                                      f"(codecs must be identical in a virtual Zarr){way_out}")
+            if zarray["chunks"] != z0["chunks"]:
+                raise ConversionError(f"{f}: variable {name!r} has chunks {zarray['chunks']} but {z0['chunks']} in "
+                                      f"{files[0]} (a virtual Zarr has one chunk shape){way_out}")
+            skip = ("units", "calendar") if name == concat_dim else ()
+            for key in _ENCODING_ATTRS:
+                if key not in skip and zattrs.get(key) != a0.get(key):
+                    raise ConversionError(f"{f}: variable {name!r} has {key}={zattrs.get(key)!r} but "
+                                          f"{a0.get(key)!r} in {files[0]} (per-file encodings cannot be "
+                                          f"expressed){way_out}")
+            if dims != a0.get("_ARRAY_DIMENSIONS", []):
+                raise ConversionError(f"{f}: variable {name!r} has dimensions {dims}, not "
+                                      f"{a0.get('_ARRAY_DIMENSIONS')}{way_out}")
+        if coords0:
+            with h5py.File(f, "r") as h:
+                for name, values in coords0.items():
+                    other = h[name][()]
+                    if other.shape != values.shape or not np.array_equal(other, values):
+                        raise ConversionError(f"{f}: grid differs from {files[0]} (coordinate {name!r}){way_out}")
+
+
+def _time_steps(refs: dict[str, Any], dim: str) -> int:
+    meta = _meta(refs)
+    if dim not in meta:
+        return 0
+    return int(meta[dim][0]["shape"][0])
+
+
+def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: list[str] | None = None) -> dict[str, Any]:
+    """Combine per-file references along time, decoding CF time per file."""
+    from kerchunk.combine import MultiZarrToZarr
+
+    if len(refs) == 1:
+        return refs[0]
+    return MultiZarrToZarr(refs, concat_dims=[concat_dim], identical_dims=identical or [],
+                           coo_map={concat_dim: "cf:time"}).translate()
+
+
+class ReferencesConverter(Converter):
+    """NetCDF4/HDF5 -> kerchunk references (JSON or Parquet store)."""
+
+    name = "references"
+    description = "kerchunk references to the original NetCDF4/HDF5 files (a virtual Zarr; no data copied)"
+    formats = ("netcdf",)
+
+    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
+        store = options.get("store") or "auto"
+        if store not in ("json", "parquet", "auto"):
+            raise ConversionError(f"{entry.name}: store must be json, parquet or auto, not {store!r}")
+        if store == "auto":
+            store = "parquet" if entry.files > PARQUET_ABOVE_FILES else "json"
+        return {"store": store, "concat_dim": options.get("concat_dim") or "time"}
+
+    def output_name(self, entry: Entry, options: dict[str, Any]) -> str:
+        store = self.check_options(entry, options)["store"]
+        return entry.name + (".refs.parq" if store == "parquet" else ".refs.json")
+
+    def _refs(self, plan: Plan, files: list[str]) -> list[dict[str, Any]]:
+        for f in files:
+            if "://" not in f and sniff(f) == "netcdf3":
+                raise ConversionError(
+                    f"{f}: NetCDF3 files cannot be referenced efficiently (record variables are interleaved, "
+                    "uncompressed, one reference per time step and variable); use --to zarr"
+                )
+        return [single_refs(f) for f in files]
+
+    def _build(self, plan: Plan, refs: list[dict[str, Any]]) -> dict[str, Any]:
+        dim = plan.options["concat_dim"]
+        files = plan.files if len(refs) == len(plan.files) else plan.new_files
+        preflight(files, refs, dim)
+        identical = [n for n, (_z, a) in _meta(refs[0]).items()
+                     if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim]
+        combined = combine(refs, dim, identical)
+        expected = sum(_time_steps(r, dim) for r in refs)
+        got = _time_steps(combined, dim)
+        if got != expected:
+            raise ValidationError(f"{files[0]} (+{len(files) - 1} files): combined references have {got} time steps, "
+                                  f"the files hold {expected} (time would be collapsed)")
+        return combined
+
+    def _store(self, refs: dict[str, Any], path: Path, store: str) -> None:
+        if store == "json":
+            path.write_text(json.dumps(refs))
+            return
+        from kerchunk.df import refs_to_dataframe
+
+        refs_to_dataframe(refs, str(path), record_size=10_000)
+
+    def write(self, plan: Plan, path: Path) -> None:
+        refs = self._refs(plan, plan.files)
+        self._store(self._build(plan, refs), path, plan.options["store"])
+
+    def validate(self, plan: Plan, path: Path) -> str:
+        from ..load.references import open_references
+
+        out = open_references(str(path), plan.options["store"])
+        src = open_original(plan.files, "netcdf", storage_options=plan.entry.storage_options)
+        return compare_datasets(src, out, sample=plan.validate == "sample", where=f"{path.name}: ")
+
+    def append(self, plan: Plan, path: Path, previous: Representation) -> bool:
+        """JSON stores: combine the existing references with those of the new files only."""
+        if plan.options["store"] != "json" or not path.is_file():
+            return False
+        from ..load.references import open_references
+
+        dim = plan.options["concat_dim"]
+        old = json.loads(path.read_text())
+        new_refs = self._refs(plan, plan.new_files)
+        preflight([plan.files[0], *plan.new_files],
+                  [single_refs(plan.files[0]), *new_refs], dim)  # new files must match the old ones
+        old_ds = open_references(str(path), "json")
+        first_new = open_original(plan.new_files[:1], "netcdf")
+        if first_new[dim].values.min() <= old_ds[dim].values.max():
+            return False  # interleaved in time: rebuild
+        identical = [n for n, (_z, a) in _meta(new_refs[0]).items()
+                     if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim]
+        combined = combine([old, *new_refs], dim, identical)
+        expected = _time_steps(old, dim) + sum(_time_steps(r, dim) for r in new_refs)
+        if _time_steps(combined, dim) != expected:
+            raise ValidationError(f"{path}: appended references have {_time_steps(combined, dim)} time steps, "
+                                  f"expected {expected}")
+        tmp = path.with_name(f".{path.name}.partial-append")
+        tmp.write_text(json.dumps(combined))
+        try:
+            out = open_references(str(tmp), "json")
+            src = open_original(plan.files, "netcdf", storage_options=plan.entry.storage_options)
+            plan.state["validation"] = compare_datasets(src, out, sample=plan.validate == "sample",
+                                                        where=f"{path.name} (appended): ")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    def representation_format(self, plan: Plan, path: Path) -> str:
+        return "kerchunk-" + plan.options["store"]
+
+    def representation_options(self, plan: Plan, path: Path) -> dict[str, Any]:
+        return {"store": plan.options["store"]}
