@@ -264,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="geoshelf", description="Catalog it once, convert it once, open it lazily.")
     p.add_argument("--version", action="version", version=f"geoshelf {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.required = True
 
     a = sub.add_parser("add", parents=[common], help="scan files into a catalog entry")
     a.add_argument("paths", nargs="+", metavar="PATH", help="files, globs (quoted) or a directory")
@@ -337,8 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     try:
         from .campaign.cli import add_campaign_commands
-    except ImportError:  # pragma: no cover - campaign package optional during development
-        pass
+    except ImportError as exc:  # a broken campaign install must not break the catalog commands
+        import warnings
+
+        warnings.warn(f"campaign commands unavailable: {exc}", stacklevel=2)
     else:
         add_campaign_commands(sub)
     return p
