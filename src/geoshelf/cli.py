@@ -336,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--no-convert", action="store_true", help="skip the local conversion")
     dm.set_defaults(func=cmd_demo)
 
+    bench = sub.add_parser("bench", help="benchmarks against their baselines (writes docs/benchmarks.md)",
+                           add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=lambda a: __import__("geoshelf.bench", fromlist=["main"]).main(a.bench_args))
+
     try:
         from .campaign.cli import add_campaign_commands
     except ImportError as exc:  # a broken campaign install must not break the catalog commands
