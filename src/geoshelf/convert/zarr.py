@@ -142,6 +142,14 @@ class ZarrConverter(Converter):
 
     # -- writing ---------------------------------------------------------------------------
     def _source(self, plan: Plan, files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
+        if files is None and "source" in plan.state:  # opened once for write and validate
+            return plan.state["source"]
+        result = self._open_source(plan, files)
+        if files is None:
+            plan.state["source"] = result
+        return result
+
+    def _open_source(self, plan: Plan, files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
         entry = plan.entry
         obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
                             **({"chunks": {}} if entry.format != "geotiff" else {}))
