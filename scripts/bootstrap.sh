@@ -22,6 +22,6 @@ echo "bootstrap: creating .venv with $($PY --version) from requirements.lock ...
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 cp requirements.lock "$stamp"
 echo "bootstrap: .venv ready" >&2
