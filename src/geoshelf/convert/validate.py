@@ -14,7 +14,10 @@ import xarray as xr
 
 from ..errors import ValidationError
 
-BLOCK_BYTES = 64 * 2**20
+#: Bytes of one comparison block per array.  Blocks run along the first (time) dimension; an
+#: output chunked for time series (each chunk spans the whole time axis) is decompressed once
+#: per block, so blocks are large (but bounded) rather than small.
+BLOCK_BYTES = 256 * 2**20
 
 
 def _values_equal(a: np.ndarray, b: np.ndarray, atol: float) -> tuple[bool, str]:
