@@ -21,7 +21,7 @@ from .index import build as build_index
 from .model import ALLOWED_DRIVERS, Entry
 from .paths import resolve
 from .search import Query
-from .yamlio import edit_catalog
+from .yamlio import edit_catalog, read_text
 
 try:  # libyaml is much faster; both are safe loaders
     from yaml import CSafeLoader as _Loader
@@ -43,16 +43,7 @@ def check_name(name: str) -> str:
 
 def load_raw(path: Path) -> dict[str, Any]:
     """Parse a catalog file safely into plain data, with the checks every reader needs."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: catalog file not found") from None
-    except IsADirectoryError:
-        raise CatalogError(f"{path}: is a directory, not a catalog file") from None
-    except UnicodeDecodeError:
-        raise CatalogError(f"{path}: not a text (UTF-8) file") from None
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror or exc}") from None
+    text = read_text(path)
     try:
         docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - a safe loader
     except yaml.constructor.ConstructorError as exc:

@@ -99,18 +99,25 @@ def parse_text(text: str, path: str = "<string>") -> Any:
         raise CatalogError(f"{path}: malformed YAML: {_one_line(exc)}") from None
 
 
-def read_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
-    """Read a catalog file; return (document, text)."""
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A catalog file's text, or one CatalogError line naming the file and the problem."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CatalogError(f"{p}: catalog file not found") from None
+    except IsADirectoryError:
+        raise CatalogError(f"{p}: is a directory, not a catalog file") from None
     except UnicodeDecodeError:
         raise CatalogError(f"{p}: not a text (UTF-8) file") from None
     except OSError as exc:
         raise CatalogError(f"{p}: cannot read catalog: {exc.strerror or exc}") from None
-    return parse_text(text, str(p)), text
+
+
+def read_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """Read a catalog file; return (document, text)."""
+    text = read_text(path)
+    return parse_text(text, str(path)), text
 
 
 def dump_text(doc: Any, like: str = "") -> str:
