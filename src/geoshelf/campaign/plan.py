@@ -1,0 +1,263 @@
+"""Planning a campaign: units of work with deterministic ids, packed into Dask tasks.
+
+A *unit* is one output: a catalog entry converted to the target (entries mode), or a
+group of files shelved as one entry and converted (files mode; by default each file is
+its own group).  Its id is the sha256 of its inputs (paths, sizes, modification times
+or the entry's fingerprint) and parameters (target, options, validation, output path),
+so a rerun recognises work already done and a changed input or option is new work.
+
+Units that run on workers are packed into *batches* of at most ``batch_size`` files:
+one Dask task per batch, never one task (let alone one scheduler job) per file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..catalog.model import Entry
+from ..errors import CampaignError, GeoshelfError
+from .spec import CampaignSpec
+
+_SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".h5": "netcdf", ".hdf5": "netcdf", ".tif": "geotiff",
+                   ".tiff": "geotiff", ".csv": "csv", ".parquet": "parquet", ".zarr": "zarr"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unit:
+    """One unit of work: one entry (to shelve and/or convert) and its output."""
+
+    id: str
+    #: Position in the plan (stable order of commits and reports).
+    seq: int
+    #: "entry" (a catalogued entry) or "files" (files to shelve first).
+    kind: str
+    #: Entry name in the catalog.
+    name: str
+    #: Source files (files mode) or the entry's source files (entries mode).
+    files: tuple[str, ...] = ()
+    bytes_in: int = 0
+    #: Output path of the conversion (None: shelve only).
+    output: str | None = None
+    #: The catalog entry (entries mode).
+    entry: Entry | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def n_files(self) -> int:
+        return max(1, len(self.files))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Work:
+    """What every unit of a campaign shares: sent to the workers with each batch."""
+
+    target: str | None
+    options: dict[str, Any] = field(default_factory=dict)
+    validate: str = "full"
+    #: Directory of the catalog (paths of shelved entries are stored relative to it).
+    catalog_dir: str = "."
+
+
+@dataclass(kw_only=True)
+class Plan:
+    """Units of a campaign, the batches of those that run on workers, and the rest."""
+
+    spec: CampaignSpec
+    catalog_path: Path
+    work: Work
+    units: list[Unit]
+    #: Units driven from the client (their dask graphs run on the cluster).
+    client_units: list[Unit]
+    #: Units packed into Dask tasks, at most ``batch_size`` files each.
+    batches: list[list[Unit]]
+
+    @property
+    def by_id(self) -> dict[str, Unit]:
+        return {u.id: u for u in self.units}
+
+    @property
+    def n_files(self) -> int:
+        return sum(len(u.files) for u in self.units)
+
+    @property
+    def bytes_in(self) -> int:
+        return sum(u.bytes_in for u in self.units)
+
+
+def unit_id(payload: dict[str, Any]) -> str:
+    """sha256 of a unit's inputs and parameters (canonical JSON)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pack(units: Sequence[Unit], batch_size: int) -> list[list[Unit]]:
+    """Greedy packing in order: a batch holds at most ``batch_size`` files (a bigger unit is alone)."""
+    batches: list[list[Unit]] = []
+    current: list[Unit] = []
+    count = 0
+    for u in units:
+        if current and count + u.n_files > batch_size:
+            batches.append(current)
+            current, count = [], 0
+        current.append(u)
+        count += u.n_files
+    if current:
+        batches.append(current)
+    return batches
+
+
+def jobs_needed(n_tasks: int, profile: Any, client_units: int = 0) -> int:
+    """Scheduler jobs a campaign can use at once: enough for its tasks, never above the cap."""
+    if not profile.batch:
+        return 0
+    slots = max(1, profile.workers_per_job * profile.threads_per_worker)
+    want = math.ceil(n_tasks / slots) if n_tasks else 0
+    if client_units:  # a streaming conversion spreads its graph over every job it can get
+        want = profile.max_jobs
+    return min(profile.max_jobs, want)
+
+
+def _expand(patterns: Sequence[str]) -> list[str]:
+    import glob
+
+    files: list[str] = []
+    for pat in patterns:
+        if any(c in pat for c in "*?["):
+            found = sorted(glob.glob(pat, recursive=True))
+            if not found:
+                raise CampaignError(f"{pat}: no files match")
+            files.extend(f for f in found if os.path.isfile(f))
+        elif os.path.isdir(pat):
+            inside = sorted(os.path.join(pat, f) for f in os.listdir(pat)
+                            if not f.startswith(".") and os.path.isfile(os.path.join(pat, f)))
+            if not inside:
+                raise CampaignError(f"{pat}: directory has no files")
+            files.extend(inside)
+        elif os.path.isfile(pat):
+            files.append(pat)
+        else:
+            raise CampaignError(f"{pat}: no such file or directory")
+    return sorted(dict.fromkeys(os.path.abspath(f) for f in files))
+
+
+def group_files(spec: CampaignSpec, files: Sequence[str]) -> dict[str, list[str]]:
+    """Entry name -> its files, by the spec's name template (and pattern)."""
+    from ..catalog import check_name
+
+    rx = re.compile(spec.pattern) if spec.pattern else None
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        p = Path(f)
+        fields = {"stem": p.stem, "name": p.name, "parent": p.parent.name, "suffix": p.suffix.lstrip(".")}
+        if rx is not None:
+            m = rx.search(p.name)
+            if m is None:
+                raise CampaignError(f"{f}: file name does not match inputs.pattern {spec.pattern!r}")
+            fields.update({k: v for k, v in m.groupdict().items() if v is not None})
+        try:
+            name = spec.name_template.format(**fields)
+        except KeyError as exc:
+            raise CampaignError(f"{f}: inputs.pattern group {exc} did not match this file name") from None
+        try:
+            check_name(name)
+        except GeoshelfError:
+            raise CampaignError(f"{f}: inputs.name {spec.name_template!r} gives {name!r}, not a valid entry name "
+                                "(letters, digits, '_' or '-', starting with a letter)") from None
+        groups.setdefault(name, []).append(f)
+    return groups
+
+
+def _output_dir(spec: CampaignSpec, catalog_path: Path) -> Path:
+    from ..convert import shelf_root
+
+    return spec.output if spec.output is not None else shelf_root(catalog_path)
+
+
+def _parameters(spec: CampaignSpec, output: str | None) -> dict[str, Any]:
+    return {"target": spec.target, "options": spec.options, "validate": spec.validate, "output": output}
+
+
+def resolve_catalog(spec: CampaignSpec) -> Path:
+    """The campaign's catalog file: the spec's ``catalog:``, else the default catalog."""
+    if spec.catalog is not None:
+        return spec.catalog
+    from ..catalog.locate import default_catalog_path
+
+    try:
+        return default_catalog_path().expanduser().absolute()
+    except GeoshelfError as exc:
+        raise CampaignError(f"{spec.path}: no catalog: set `catalog:` in the spec or pass --catalog ({exc})") from None
+
+
+def build_plan(spec: CampaignSpec) -> Plan:
+    """Resolve inputs into units and batches (stats files; reads the catalog; writes nothing)."""
+    from ..catalog import Catalog
+    from ..catalog.paths import fingerprint, stat_files
+    from ..convert import get_target
+
+    catalog_path = resolve_catalog(spec)
+    target = get_target(spec.target) if spec.target else None
+    out_dir = _output_dir(spec, catalog_path) if target else None
+    units: list[Unit] = []
+    if spec.mode == "entries":
+        cat = Catalog(catalog_path)
+        for seq, name in enumerate(spec.entries):
+            try:
+                entry = cat[name]
+            except GeoshelfError as exc:
+                raise CampaignError(f"{spec.path}: inputs.entries: {exc}") from None
+            if not isinstance(entry, Entry):
+                raise CampaignError(f"{spec.path}: inputs.entries: {name!r} is an included catalog, not an entry")
+            assert target is not None
+            if not target.can_convert(entry):
+                raise CampaignError(f"{spec.path}: entry {name!r} is {entry.format}; target {target.name!r} "
+                                    f"accepts {', '.join(target.formats)}")
+            try:
+                target.check_options(entry, dict(spec.options))
+                files = entry.source_files()
+            except GeoshelfError as exc:
+                raise CampaignError(f"{spec.path}: {exc}") from None
+            stats = stat_files(files, entry.storage_options)
+            output = str(out_dir / target.output_name(entry, dict(spec.options)))  # type: ignore[operator]
+            uid = unit_id({"kind": "entry", "name": name, "fingerprint": fingerprint(stats),
+                           **_parameters(spec, output)})
+            units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
+                              bytes_in=sum(s.size for s in stats), output=output, entry=entry))
+    else:
+        files = _expand(spec.files)
+        groups = group_files(spec, files)
+        for seq, (name, members) in enumerate(groups.items()):
+            stats = stat_files(members)
+            output = None
+            if target is not None:
+                fmt = _SUFFIX_FORMATS.get(Path(members[0]).suffix.lower(), "netcdf")
+                probe = Entry(name=name, urlpath=list(members), format=fmt, files=len(members))
+                try:
+                    output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
+                except GeoshelfError as exc:
+                    raise CampaignError(f"{spec.path}: {exc}") from None
+            uid = unit_id({"kind": "files", "name": name, "files": [[s.path, s.size, s.mtime_ns] for s in stats],
+                           **_parameters(spec, output)})
+            units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(members),
+                              bytes_in=sum(s.size for s in stats), output=output))
+    outputs = [u.output for u in units if u.output]
+    if len(set(outputs)) != len(outputs):
+        dup = next(o for o in outputs if outputs.count(o) > 1)
+        raise CampaignError(f"{spec.path}: two units would write the same output {dup}; give them distinct names")
+    work = Work(target=spec.target, options=dict(spec.options), validate=spec.validate,
+                catalog_dir=str(catalog_path.parent))
+    on_client = spec.runs_on_client()
+    client_units = [u for u in units if on_client]
+    batches = pack([u for u in units if not on_client], spec.batch_size)
+    return Plan(spec=spec, catalog_path=catalog_path, work=work, units=units, client_units=client_units,
+                batches=batches)
+
+
+__all__ = ["Plan", "Unit", "Work", "build_plan", "group_files", "jobs_needed", "pack", "resolve_catalog", "unit_id"]

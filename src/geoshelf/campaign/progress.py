@@ -1,0 +1,75 @@
+"""Campaign progress: a tqdm bar on a terminal, a log line every ``log-interval`` otherwise
+(batch job logs)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+def _eta(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):  # NaN or inf
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+class Progress:
+    """Shows units finished out of the total; :meth:`update` is cheap to call often."""
+
+    def __init__(self, name: str, total: int, *, already: int = 0, stream: TextIO | None = None,
+                 interval: float = 30.0, tty: bool | None = None) -> None:
+        self.name = name
+        self.total = total
+        self.already = already
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.t0 = time.monotonic()
+        self.last_log = -float("inf")
+        self.bar: Any = None
+        self.done = already
+        self.failed = 0
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=already, desc=name, unit="unit", file=self.stream,
+                            dynamic_ncols=True)
+
+    def line(self, text: str) -> None:
+        """A message that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def update(self, done: int, failed: int, running: int, jobs: int | None = None, *, force: bool = False) -> None:
+        self.done, self.failed = done, failed
+        if self.bar is not None:
+            self.bar.update(done + failed - self.bar.n)
+            post = {"failed": failed, "running": running}
+            if jobs is not None:
+                post["jobs"] = jobs
+            self.bar.set_postfix(post, refresh=False)
+            return
+        now = time.monotonic()
+        if not force and now - self.last_log < self.interval:
+            return
+        self.last_log = now
+        elapsed = now - self.t0
+        new = done + failed - self.already
+        rate = new / elapsed if elapsed > 0 else 0.0
+        left = self.total - done - failed
+        jobs_txt = f", {jobs} jobs" if jobs is not None else ""
+        self.line(f"campaign {self.name}: {done}/{self.total} done, {failed} failed, {running} running{jobs_txt}, "
+                  f"{rate:.2f} units/s, eta {_eta(left / rate) if rate else '?'}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+__all__ = ["Progress"]

@@ -1,0 +1,299 @@
+"""A campaign spec: a YAML file in ``converters/`` saying what to convert, how, and where.
+
+Validated completely by :func:`load_spec` before anything runs; every problem is one
+:class:`~geoshelf.errors.CampaignError` line naming the spec file and the key.  Keys may
+be written with ``_`` or ``-``.  Relative paths are relative to the spec's directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import CampaignError, ClusterError, ConversionError
+
+#: Top-level keys of a spec and what they are for (also the error hint).
+KEYS: dict[str, str] = {
+    "name": "campaign name (default: the spec file's stem)",
+    "description": "free text",
+    "catalog": "catalog file entries are read from and results recorded in",
+    "inputs": "what to convert: {entries: [...]} or {files: [...], name: ..., pattern: ...}",
+    "target": "zarr, references, cog, parquet, or null to shelve files only",
+    "options": "target options (as `geoshelf convert --option`)",
+    "validate": "full or sample",
+    "output": "directory of the outputs (default: the shelf beside the catalog)",
+    "placement": "auto, client or worker: where a conversion runs",
+    "batch_size": "files per Dask task",
+    "max_jobs": "cap on concurrent scheduler jobs",
+    "retries": "retries of a failed unit after its first attempt",
+    "retry_backoff": "wait before the first retry (doubled for each further retry)",
+    "cluster": "cluster profile and its settings: {profile: pbs, walltime: ...}",
+    "state": "state directory (default: beside the spec)",
+}
+INPUT_KEYS = ("entries", "files", "name", "pattern")
+PLACEMENTS = ("auto", "client", "worker")
+#: Name template fields always available in files mode.
+NAME_FIELDS = ("stem", "name", "parent", "suffix")
+#: Targets whose conversion is a dask graph: driven from the client so the graph spreads on the cluster.
+STREAMING_TARGETS = frozenset({"zarr"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignSpec:
+    """A validated campaign spec."""
+
+    #: The spec file (absolute).
+    path: Path
+    name: str
+    description: str = ""
+    #: Catalog file (None: the default catalog).
+    catalog: Path | None = None
+    #: Catalog entries to convert (entries mode) ...
+    entries: tuple[str, ...] = ()
+    #: ... or files/globs to shelve first (files mode), absolute.
+    files: tuple[str, ...] = ()
+    #: Entry name template of files mode (``{stem}`` = one entry per file).
+    name_template: str = "{stem}"
+    #: Regex searched in each file name; its named groups are name-template fields.
+    pattern: str | None = None
+    #: Conversion target, or None to shelve only.
+    target: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    validate: str = "full"
+    #: Directory of the outputs (None: the shelf beside the catalog).
+    output: Path | None = None
+    placement: str = "auto"
+    batch_size: int = 20
+    #: Cap on concurrent scheduler jobs (None: the profile's max-jobs).
+    max_jobs: int | None = None
+    retries: int = 2
+    #: Seconds before the first retry; doubled for each further one, up to ``retry_backoff_max``.
+    retry_backoff: float = 10.0
+    retry_backoff_max: float = 600.0
+    #: The spec's ``cluster:`` section (profile name and overrides).
+    cluster: dict[str, Any] = field(default_factory=dict)
+    #: Directory of the state database and reports.
+    state_dir: Path = Path(".")
+
+    @property
+    def mode(self) -> str:
+        """"entries" or "files"."""
+        return "entries" if self.entries else "files"
+
+    @property
+    def state_path(self) -> Path:
+        """The SQLite state database."""
+        return self.state_dir / "state.sqlite"
+
+    def runs_on_client(self) -> bool:
+        """True when conversions are driven from the client process (their dask graphs run on the cluster).
+
+        ``auto``: whole catalog entries to a streaming target (zarr) are; files are converted
+        inside the worker tasks they are packed into.
+        """
+        if self.placement == "auto":
+            return self.mode == "entries" and self.target in STREAMING_TARGETS
+        return self.placement == "client"
+
+
+def _norm(data: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _unknown(where: str, key: str, known: list[str]) -> CampaignError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    return CampaignError(f"{where}: unknown key {key!r} ({hint})")
+
+
+def _positive_int(where: str, key: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise CampaignError(f"{where}: {key} must be {what}, not {value!r}")
+    return value
+
+
+def _str_list(where: str, key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise CampaignError(f"{where}: {key} must be a non-empty list of strings")
+    return list(value)
+
+
+def template_fields(template: str, where: str) -> list[str]:
+    """The ``{field}`` names of a name template (a CampaignError if it is malformed)."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise CampaignError(f"{where}: inputs.name {template!r} is not a valid template: {exc}") from None
+    fields = []
+    for _lit, fname, spec, conv in parsed:
+        if fname is None:
+            continue
+        if not fname or not fname.isidentifier() or spec or conv:
+            raise CampaignError(f"{where}: inputs.name {template!r}: use plain fields like {{stem}} or {{year}}")
+        fields.append(fname)
+    return fields
+
+
+def _inputs(where: str, base: Path, inputs: Any) -> tuple[list[str], list[str], str, str | None]:
+    """(entries, files, name template, pattern) of the ``inputs:`` section."""
+    if not isinstance(inputs, dict):
+        raise CampaignError(f"{where}: inputs is required: {{entries: [NAME, ...]}} or {{files: [GLOB, ...]}}")
+    inputs = _norm(inputs)
+    for key in inputs:
+        if key not in INPUT_KEYS:
+            raise _unknown(f"{where}: inputs", key, list(INPUT_KEYS))
+    if ("entries" in inputs) == ("files" in inputs):
+        raise CampaignError(f"{where}: inputs needs exactly one of 'entries' (catalogued data) or 'files' "
+                            "(files/globs to shelve first)")
+    if "entries" in inputs:
+        entries = _str_list(where, "inputs.entries", inputs["entries"])
+        if len(set(entries)) != len(entries):
+            raise CampaignError(f"{where}: inputs.entries lists an entry twice")
+        for key in ("name", "pattern"):
+            if key in inputs:
+                raise CampaignError(f"{where}: inputs.{key} applies to files, not to catalog entries")
+        return entries, [], "{stem}", None
+    files = []
+    for f in _str_list(where, "inputs.files", inputs["files"]):
+        f = os.path.expanduser(f)
+        files.append(f if os.path.isabs(f) else str(base / f))
+    template = inputs.get("name", "{stem}")
+    if not isinstance(template, str) or not template:
+        raise CampaignError(f"{where}: inputs.name must be a template string like 'sst_{{stem}}'")
+    pattern = inputs.get("pattern")
+    groups: list[str] = []
+    if pattern is not None:
+        if not isinstance(pattern, str):
+            raise CampaignError(f"{where}: inputs.pattern must be a regular expression string")
+        try:
+            groups = list(re.compile(pattern).groupindex)
+        except re.error as exc:
+            raise CampaignError(f"{where}: inputs.pattern {pattern!r} is not a valid regex: {exc}") from None
+    for f in template_fields(template, where):
+        if f not in NAME_FIELDS and f not in groups:
+            raise CampaignError(f"{where}: inputs.name uses {{{f}}}, which is neither a file field "
+                                f"({', '.join(NAME_FIELDS)}) nor a named group of inputs.pattern")
+    return [], files, template, pattern
+
+
+def _read(p: Path) -> dict[str, Any]:
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CampaignError(f"{p}: campaign spec not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{p}: cannot read campaign spec: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CampaignError(f"{p}: malformed YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise CampaignError(f"{p}: a campaign spec must be a YAML mapping (keys: {', '.join(KEYS)})")
+    data = _norm(data)
+    for key in data:
+        if key not in KEYS:
+            raise _unknown(str(p), key, list(KEYS))
+    return data
+
+
+def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None,
+              state_dir: str | os.PathLike[str] | None = None) -> CampaignSpec:
+    """Read and validate a campaign spec (``catalog``/``state_dir`` override the spec's)."""
+    from ..cluster import get_profile, parse_duration, settings
+
+    p = Path(path).expanduser().absolute()
+    where = str(p)
+    data = _read(p)
+    base = p.parent
+    defaults = settings()["campaign"]
+
+    name = data.get("name", p.stem)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise CampaignError(f"{where}: name must be letters, digits, '_', '-' or '.', not {name!r}")
+    entries, files, template, pattern = _inputs(where, base, data.get("inputs"))
+
+    if "target" not in data:
+        raise CampaignError(f"{where}: target is required (zarr, references, cog, parquet, or null to shelve only)")
+    target = data["target"]
+    if target is not None:
+        from ..convert import get_target
+
+        try:
+            get_target(str(target))
+        except ConversionError as exc:
+            raise CampaignError(f"{where}: {exc}") from None
+        target = str(target)
+    elif entries:
+        raise CampaignError(f"{where}: target is null, but catalog entries are already shelved: name a target")
+
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise CampaignError(f"{where}: options must be a mapping of target options")
+    validate = data.get("validate", "full")
+    if validate not in ("full", "sample"):
+        raise CampaignError(f"{where}: validate must be 'full' or 'sample', not {validate!r}")
+    placement = data.get("placement", "auto")
+    if placement not in PLACEMENTS:
+        raise CampaignError(f"{where}: placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
+
+    batch_size = _positive_int(where, "batch_size", data.get("batch_size", defaults["batch-size"]))
+    retries = _positive_int(where, "retries", data.get("retries", defaults["retries"]), minimum=0)
+    max_jobs = data.get("max_jobs")
+    if max_jobs is not None:
+        max_jobs = _positive_int(where, "max_jobs", max_jobs)
+    try:
+        backoff = parse_duration(data.get("retry_backoff", defaults["retry-backoff"]), "retry_backoff")
+        backoff_max = parse_duration(defaults["retry-backoff-max"], "campaign.retry-backoff-max")
+    except ClusterError as exc:
+        raise CampaignError(f"{where}: {exc}") from None
+
+    cluster = data.get("cluster") or {}
+    if isinstance(cluster, str):
+        cluster = {"profile": cluster}
+    if not isinstance(cluster, dict):
+        raise CampaignError(f"{where}: cluster must be a profile name or a mapping {{profile: pbs, ...}}")
+    try:  # the spec's own profile must be valid; --cluster may pick another later
+        get_profile(None, cluster)
+    except ClusterError as exc:
+        raise CampaignError(f"{where}: cluster: {exc}") from None
+
+    def path_of(value: Any, key: str) -> Path | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise CampaignError(f"{where}: {key} must be a path")
+        q = Path(os.path.expandvars(os.path.expanduser(value)))
+        return q if q.is_absolute() else (base / q)
+
+    catalog_path = Path(catalog).expanduser().absolute() if catalog else path_of(data.get("catalog"), "catalog")
+    output = path_of(data.get("output"), "output")
+    if state_dir is not None:
+        state: Path | None = Path(state_dir).expanduser().absolute()
+    elif data.get("state") is not None:
+        state = path_of(data["state"], "state")
+    elif defaults.get("state-dir"):
+        state = Path(os.path.expanduser(str(defaults["state-dir"]))) / name
+    else:
+        state = p.with_name(p.stem + ".state")
+    assert state is not None
+
+    return CampaignSpec(
+        path=p, name=name, description=str(data.get("description") or ""), catalog=catalog_path,
+        entries=tuple(entries), files=tuple(files), name_template=template, pattern=pattern, target=target,
+        options=dict(options), validate=validate, output=output, placement=placement, batch_size=batch_size,
+        max_jobs=max_jobs, retries=retries, retry_backoff=backoff, retry_backoff_max=backoff_max,
+        cluster=dict(cluster), state_dir=state,
+    )
+
+
+__all__ = ["KEYS", "CampaignSpec", "load_spec", "template_fields"]

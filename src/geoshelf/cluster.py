@@ -1,0 +1,438 @@
+"""Cluster profiles: ``local`` | ``slurm`` | ``pbs`` -> a ``dask.distributed`` Client.
+
+A profile is data: the merged site configuration (``geoshelf.yaml`` defaults, then the
+site/user config file, then ``GEOSHELF_*`` environment variables, then explicit overrides)
+for one kind of cluster.  :func:`make_cluster` turns it into a ``LocalCluster``, a
+``dask_jobqueue.SLURMCluster`` or a ``PBSCluster``; nothing is submitted until the
+cluster scales.  :func:`open_session` adds what a campaign needs on a batch system:
+
+* adaptive scaling between 0 and ``max-jobs`` concurrent jobs;
+* workers that retire before the walltime (``--lifetime`` / ``--lifetime-stagger``),
+  so the batch system never kills a worker in the middle of a write;
+* paced submissions (at most one job per ``submit-interval``) and a ledger of the
+  job ids submitted, for the report;
+* node-local scratch (``$TMPDIR`` or a configured directory) for worker spill and the
+  temporary files of conversions.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import difflib
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import dask.config
+import yaml
+
+from .errors import ClusterError
+
+PROFILES: tuple[str, ...] = ("local", "slurm", "pbs")
+ENV_PREFIX = "GEOSHELF_"
+DEFAULTS_FILE = Path(__file__).with_name("geoshelf.yaml")
+#: Settings that are plain durations ("10m", "2s", or seconds as a number).
+_DURATIONS = ("lifetime-margin", "lifetime-stagger", "submit-interval", "scale-down-wait")
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+def _canon(data: Any) -> Any:
+    """Keys with ``_`` become ``-`` (dask's convention), recursively."""
+    if isinstance(data, Mapping):
+        return {str(k).replace("_", "-"): _canon(v) for k, v in data.items()}
+    return data
+
+
+@lru_cache(maxsize=1)
+def package_defaults() -> dict[str, Any]:
+    """The ``geoshelf:`` section of the packaged ``geoshelf.yaml``."""
+    with open(DEFAULTS_FILE, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    return _canon(data["geoshelf"])
+
+
+dask.config.update_defaults({"geoshelf": package_defaults()})
+
+
+def _interpret(value: str) -> Any:
+    try:
+        return ast.literal_eval(value)
+    except (SyntaxError, ValueError):
+        low = value.lower()
+        return {"true": True, "false": False, "null": None, "none": None}.get(low, value)
+
+
+def collect_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``GEOSHELF_CLUSTER__PBS__QUEUE=normal`` -> ``{"cluster": {"pbs": {"queue": "normal"}}}``.
+
+    Only variables with a ``__`` (nested keys) count, so ``GEOSHELF_CATALOG`` and friends
+    are not mistaken for configuration.
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [p.lower().replace("_", "-") for p in name[len(ENV_PREFIX):].split("__")]
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[path[-1]] = _interpret(value)
+    return out
+
+
+def settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The merged ``cluster:`` and ``campaign:`` settings.
+
+    package defaults < dask config ``geoshelf:`` < site file < user file < ``GEOSHELF_*`` env.
+    """
+    from .catalog.locate import SITE_CONFIG, read_config, user_config_path
+    from .errors import CatalogError
+
+    layers: list[dict[str, Any]] = [package_defaults(), _canon(dask.config.get("geoshelf", {}) or {})]
+    for path in (SITE_CONFIG, user_config_path()):
+        try:
+            data = read_config(path)
+        except CatalogError as exc:
+            raise ClusterError(str(exc)) from None
+        layers.append(_canon({k: v for k, v in data.items() if k in ("cluster", "campaign")}))
+    layers.append(collect_env(environ))
+    return dask.config.merge(*layers)
+
+
+# -- profiles ----------------------------------------------------------------------------------------
+
+def parse_duration(value: Any, what: str) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"10m"``, ``"1h"`` (a ClusterError names ``what``)."""
+    from dask.utils import parse_timedelta
+
+    try:
+        seconds = parse_timedelta(value, default="seconds")
+    except (ValueError, KeyError, TypeError):
+        seconds = None
+    if seconds is None or seconds < 0:
+        raise ClusterError(f"{what}: {value!r} is not a duration (e.g. 90, '90s', '10m', '1h')")
+    return float(seconds)
+
+
+def parse_walltime(value: Any) -> float:
+    """Seconds of a batch walltime: ``HH:MM:SS``, ``MM:SS``, ``D-HH:MM:SS`` or minutes."""
+    text = str(value).strip()
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
+    if not m:
+        raise ClusterError(f"walltime: {value!r} is not HH:MM:SS (or D-HH:MM:SS)")
+    days, a, b, c = (int(g) if g else None for g in m.groups())
+    if b is None:  # plain number: minutes (Slurm's convention)
+        seconds = a * 60
+    elif c is None:
+        seconds = a * 60 + b if days is None else a * 3600 + b * 60
+    else:
+        seconds = a * 3600 + b * 60 + c
+    return float(seconds + (days or 0) * 86400)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """One cluster profile: its kind and merged settings (kebab-case keys)."""
+
+    #: "local", "slurm" or "pbs".
+    kind: str
+    #: The profile's settings after every configuration layer and override.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> bool:
+        """True for profiles that submit jobs to a batch scheduler."""
+        return self.kind != "local"
+
+    @property
+    def max_jobs(self) -> int:
+        """Cap on concurrent scheduler jobs (0 for local)."""
+        return int(self.settings.get("max-jobs") or 0) if self.batch else 0
+
+    @property
+    def workers_per_job(self) -> int:
+        """Dask worker processes per job (for local: the number of workers)."""
+        if self.batch:
+            return int(self.settings["processes"])
+        return int(self.settings.get("n-workers") or os.cpu_count() or 1)
+
+    @property
+    def threads_per_worker(self) -> int:
+        if self.batch:
+            return max(1, int(self.settings["cores"]) // int(self.settings["processes"]))
+        return int(self.settings.get("threads-per-worker") or 1)
+
+    @property
+    def max_workers(self) -> int:
+        """Worker processes at full scale."""
+        return self.max_jobs * self.workers_per_job if self.batch else self.workers_per_job
+
+    def lifetime(self) -> tuple[float, float]:
+        """(lifetime, stagger) in seconds: every worker retires before walltime - margin."""
+        wall = parse_walltime(self.settings["walltime"])
+        margin = parse_duration(self.settings["lifetime-margin"], "lifetime-margin")
+        stagger = parse_duration(self.settings["lifetime-stagger"], "lifetime-stagger")
+        life = wall - margin - stagger
+        if life < 60:
+            raise ClusterError(
+                f"{self.kind}: walltime {self.settings['walltime']} leaves {max(life, 0):.0f} s of work after "
+                f"lifetime-margin {self.settings['lifetime-margin']} and lifetime-stagger "
+                f"{self.settings['lifetime-stagger']}: ask for a longer walltime or lower the margin"
+            )
+        return life, stagger
+
+
+def get_profile(kind: str | None = None, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> Profile:
+    """The named profile (default: ``cluster.default``), with ``overrides`` applied last.
+
+    ``overrides`` are the keys of that profile (e.g. a campaign spec's ``cluster:``
+    section); an unknown key raises ClusterError naming the closest known one.
+    """
+    cfg = settings(environ)["cluster"]
+    over = _canon(dict(overrides or {}))
+    kind = kind or over.pop("profile", None) or cfg.get("default") or "local"
+    over.pop("profile", None)
+    if kind not in PROFILES:
+        raise ClusterError(f"unknown cluster profile {kind!r} (profiles: {', '.join(PROFILES)})")
+    base = dict(cfg.get(kind) or {})
+    for key in over:
+        if key not in base:
+            close = difflib.get_close_matches(key, list(base), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (keys: {', '.join(sorted(base))})"
+            raise ClusterError(f"cluster profile {kind!r} has no setting {key!r}{hint}")
+    merged = {**base, **over}
+    _check_profile(kind, merged)
+    return Profile(kind=kind, settings=merged)
+
+
+def _check_profile(kind: str, s: dict[str, Any]) -> None:
+    from dask.utils import parse_bytes
+
+    def positive_int(key: str, allow_none: bool = False) -> None:
+        v = s.get(key)
+        if v is None and allow_none:
+            return
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ClusterError(f"{kind}: {key} must be a positive integer, not {v!r}")
+
+    if kind == "local":
+        positive_int("n-workers", allow_none=True)
+        positive_int("threads-per-worker")
+        return
+    for key in ("cores", "processes", "max-jobs"):
+        positive_int(key)
+    if s["processes"] > s["cores"]:
+        raise ClusterError(f"{kind}: processes ({s['processes']}) cannot exceed cores ({s['cores']})")
+    try:
+        parse_bytes(str(s["memory"]))
+    except (ValueError, TypeError):
+        raise ClusterError(f"{kind}: memory {s['memory']!r} is not a size (e.g. '4GiB')") from None
+    for key in _DURATIONS:
+        parse_duration(s[key], key)
+    for key in ("job-extra-directives", "job-script-prologue", "job-directives-skip"):
+        if not isinstance(s.get(key) or [], list):
+            raise ClusterError(f"{kind}: {key} must be a list of strings")
+    Profile(kind=kind, settings=s).lifetime()
+
+
+# -- clusters ------------------------------------------------------------------------------------------
+
+class JobLedger:
+    """Paces job submissions and records the job ids a cluster submitted."""
+
+    def __init__(self, interval: float = 0.0) -> None:
+        self.interval = interval
+        self.jobs: list[str] = []
+        #: Why submissions failed (one line each), e.g. ``qsub: command not found``.
+        self.errors: list[str] = []
+        self._last = -math.inf
+        self._lock: asyncio.Lock | None = None
+
+    async def submit(self, start: Any) -> None:
+        """Run one job's ``start`` coroutine function no sooner than ``interval`` after the last."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
+            await start()
+
+
+def _paced_job_class(base: type, ledger: JobLedger) -> type:
+    """A subclass of a dask-jobqueue Job class whose submissions go through ``ledger``."""
+
+    class PacedJob(base):  # type: ignore[misc, valid-type]
+        async def start(self) -> None:
+            try:
+                await ledger.submit(super().start)
+            except Exception as exc:
+                ledger.errors.append(" ".join(str(exc).split())[:500] or type(exc).__name__)
+                raise
+            if self.job_id:
+                ledger.jobs.append(str(self.job_id))
+
+    PacedJob.__name__ = PacedJob.__qualname__ = base.__name__
+    return PacedJob
+
+
+def _scratch_prologue(scratch: str | None) -> list[str]:
+    if not scratch:
+        return []
+    if scratch.strip() in ("$TMPDIR", "${TMPDIR}"):
+        # PBS sets TMPDIR to a node-local per-job directory; Slurm often does not set it at all
+        return ['export TMPDIR="${TMPDIR:-/tmp}"']
+    return [f'mkdir -p "{scratch}"', f'export TMPDIR="{scratch}"']
+
+
+def jobqueue_kwargs(profile: Profile) -> dict[str, Any]:
+    """Keyword arguments of SLURMCluster / PBSCluster for a batch profile."""
+    s = profile.settings
+    life, stagger = profile.lifetime()
+    scratch = s.get("scratch")
+    sched: dict[str, Any] = {"dashboard_address": s.get("dashboard-address") or ":8787"}
+    if s.get("scheduler-host"):
+        sched["host"] = s["scheduler-host"]
+    kwargs: dict[str, Any] = {
+        "job_name": "geoshelf",
+        "queue": s.get("queue"),
+        "account": s.get("account"),
+        "cores": int(s["cores"]),
+        "processes": int(s["processes"]),
+        "memory": str(s["memory"]),
+        "walltime": str(s["walltime"]),
+        "job_extra_directives": list(s.get("job-extra-directives") or []),
+        "job_directives_skip": list(s.get("job-directives-skip") or []),
+        "job_script_prologue": _scratch_prologue(scratch) + list(s.get("job-script-prologue") or []),
+        "python": s.get("python") or sys.executable,
+        "local_directory": scratch or None,
+        "worker_extra_args": ["--lifetime", f"{int(life)}s", "--lifetime-stagger", f"{int(stagger)}s"],
+        "interface": s.get("interface"),
+        "death_timeout": s.get("death-timeout"),
+        "log_directory": s.get("log-directory"),
+        "scheduler_options": sched,
+    }
+    if profile.kind == "pbs" and s.get("resource-spec"):
+        kwargs["resource_spec"] = s["resource-spec"]
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
+    """A cluster object for the profile; batch profiles submit nothing until they scale."""
+    import logging
+
+    if profile.kind == "local":
+        from distributed import LocalCluster
+
+        s = profile.settings
+        scratch = s.get("scratch") or None
+        return LocalCluster(n_workers=profile.workers_per_job, threads_per_worker=profile.threads_per_worker,
+                            processes=True, memory_limit=s.get("memory-limit") or "auto",
+                            local_directory=os.path.expandvars(scratch) if scratch else None,
+                            dashboard_address=s.get("dashboard-address") or ":8787",
+                            silence_logs=logging.ERROR)
+    import dask_jobqueue
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
+    kwargs = jobqueue_kwargs(profile)
+    if ledger is not None:
+        kwargs["job_cls"] = _paced_job_class(cls.job_cls, ledger)
+    try:
+        return cls(silence_logs="error", **kwargs)
+    except (ValueError, OSError) as exc:
+        raise ClusterError(f"{profile.kind}: cannot set up the cluster: {' '.join(str(exc).split())}") from None
+
+
+def job_script(profile: Profile) -> str | None:
+    """The job script a batch profile submits (None for local); nothing is submitted."""
+    if not profile.batch:
+        return None
+    quiet = Profile(kind=profile.kind, settings={**profile.settings, "dashboard-address": ":0"})
+    cluster = make_cluster(quiet)
+    try:
+        return str(cluster.job_script())
+    finally:
+        cluster.close()
+
+
+@dataclass(kw_only=True)
+class Session:
+    """A running cluster and its client, as a campaign uses them."""
+
+    profile: Profile
+    cluster: Any
+    client: Any
+    ledger: JobLedger | None = None
+
+    @property
+    def jobs(self) -> list[str]:
+        """Scheduler job ids submitted so far (empty for local)."""
+        return list(self.ledger.jobs) if self.ledger else []
+
+    def workers(self) -> int:
+        """Workers connected to the scheduler right now."""
+        try:
+            return len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - a lost scheduler shows as no workers
+            return 0
+
+    @property
+    def dashboard(self) -> str:
+        """The Dask dashboard address, or a hint when the dashboard is not available."""
+        try:
+            services = self.client.scheduler_info().get("services", {})
+        except Exception:  # noqa: BLE001 - informational only
+            services = {}
+        if "dashboard" not in services:
+            return "not available (install bokeh>=3.1 for the Dask dashboard)"
+        with contextlib.suppress(Exception):
+            return str(self.client.dashboard_link)
+        return "not available"
+
+
+@contextlib.contextmanager
+def open_session(profile: Profile) -> Iterator[Session]:
+    """Start the profile's cluster and a Client (the default client while open); close both after.
+
+    Batch profiles scale adaptively between 0 and ``max-jobs`` jobs, submissions paced.
+    """
+    from distributed import Client
+
+    ledger = None
+    if profile.batch:
+        ledger = JobLedger(parse_duration(profile.settings["submit-interval"], "submit-interval"))
+    cluster = make_cluster(profile, ledger=ledger)
+    client = None
+    try:
+        client = Client(cluster, set_as_default=True)
+        if profile.batch:
+            wait = parse_duration(profile.settings["scale-down-wait"], "scale-down-wait")
+            cluster.adapt(minimum_jobs=0, maximum_jobs=profile.max_jobs, interval="1s",
+                          wait_count=max(1, int(math.ceil(wait))))
+        yield Session(profile=profile, cluster=cluster, client=client, ledger=ledger)
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+__all__ = ["PROFILES", "JobLedger", "Profile", "Session", "collect_env", "get_profile", "job_script",
+           "jobqueue_kwargs", "make_cluster", "open_session", "parse_duration", "parse_walltime", "settings"]
