@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .catalog import Catalog, SearchResult, add_entry, check_name, remove_entry, update_entry
+from .catalog import Catalog, SearchResult, add_entry, check_name, edit_entries, remove_entry, update_entry
 from .locate import default_catalog_path, demo_catalog_path, demo_dir
 from .model import ALLOWED_DRIVERS, FORMAT_DRIVERS, REPRESENTATION_ORDER, Entry, Provenance, Representation
 
 __all__ = [
     "ALLOWED_DRIVERS", "FORMAT_DRIVERS", "REPRESENTATION_ORDER", "Catalog", "Entry", "Provenance",
     "Representation", "SearchResult", "add_entry", "check_name", "default_catalog_path",
-    "demo_catalog_path", "demo_dir", "remove_entry", "update_entry",
+    "demo_catalog_path", "demo_dir", "edit_entries", "remove_entry", "update_entry",
 ]

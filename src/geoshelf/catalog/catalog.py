@@ -8,7 +8,7 @@ locks, re-reads, preserves comments and untouched entries, and writes atomically
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,37 @@ def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
         if entry.name not in doc["sources"]:
             raise EntryNotFoundError(f"{p}: no entry named {entry.name!r}")
         _merge(doc["sources"][entry.name], _to_node(entry, str(p.parent)))
+
+
+def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
+                 change: Callable[[str, Entry | None], Entry | None]) -> list[str]:
+    """Add or replace many entries in ONE locked, atomic edit (e.g. a campaign's final commit).
+
+    For each name, ``change(name, current)`` gets the entry as it is in the file now (or
+    None) and returns the entry to write, or None to leave it.  Entries that come back
+    unchanged are not rewritten; comments inside rewritten ones are kept.  Returns the
+    names written.
+    """
+    p = Path(path).expanduser().resolve()
+    written: list[str] = []
+    with edit_catalog(p, create=True) as doc:
+        _check_editable(p, doc)
+        sources = doc["sources"]
+        for name in names:
+            old = Entry.from_source(name, _plain(sources[name]), str(p.parent)) if name in sources else None
+            new = change(name, old)
+            if new is None:
+                continue
+            check_name(new.name)
+            node = _to_node(new, str(p.parent))
+            if old is not None and _plain(sources[name]) == node:
+                continue
+            if name in sources:
+                _merge(sources[name], node)
+            else:
+                sources[name] = node
+            written.append(name)
+    return written
 
 
 def remove_entry(path: str | os.PathLike[str], name: str) -> None:
