@@ -202,3 +202,20 @@ def test_killed_conversion_publishes_nothing_and_rerun_succeeds(catalog_path: Pa
     convert("sst", "zarr", catalog=catalog_path)
     assert (shelf / "sst.zarr").exists() and not list(shelf.glob(".sst.zarr.partial-*"))
     assert Catalog(catalog_path).sst.representations[0].kind == "zarr"
+
+
+def test_shards_follow_the_workers_memory(catalog_path: Path, data_copy: dict[str, list[Path]]) -> None:
+    """One shard is one dask task: its decoded size is bounded by the memory a worker thread has."""
+    from distributed import Client, LocalCluster
+
+    from geoshelf.convert.zarr import task_memory_budget
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, memory_limit="800MB", processes=False,
+                      dashboard_address=None) as cluster, Client(cluster):
+        assert task_memory_budget() == int(800e6 / 2 / 4)
+    per_map = 36 * 72 * 8  # one decoded float64 field
+    rep = convert("sst", "zarr", catalog=catalog_path, layout="map", max_task_bytes=2 * per_map)
+    arr = zarr.open_array(os.path.join(Catalog(catalog_path).sst.resolve(rep.path), "sst"))
+    assert arr.shards == (2, 36, 72) and arr.chunks == (1, 36, 72)
+    xr.testing.assert_identical(Catalog(catalog_path).sst.to_dask().load(),
+                                xr.open_mfdataset([str(f) for f in data_copy["sst"]], combine="by_coords").load())

@@ -82,16 +82,45 @@ def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
     return tuple(max(1, out[d]) for d in var.dims)
 
 
+def task_memory_budget() -> int:
+    """Bytes one write task may hold decoded: a quarter of a worker thread's share of memory.
+
+    Uses the active dask.distributed client's smallest worker memory limit when there is one,
+    else this machine's memory per core; the shard (= dask chunk) size follows from it, so a
+    conversion stays bounded by the memory the workers were given, whatever the input size.
+    """
+    import os
+
+    try:
+        from distributed import get_client
+
+        workers = get_client().scheduler_info(n_workers=-1)["workers"].values()
+        limits = [w["memory_limit"] / max(1, w.get("nthreads", 1)) for w in workers if w.get("memory_limit")]
+        if limits:
+            return int(min(limits) / 4)
+    except (ImportError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total / max(1, os.cpu_count() or 1) / 4)
+    except ImportError:  # pragma: no cover
+        return SHARD_BYTES
+
+
 def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, inner: tuple[int, ...],
-                time_dim: str | None) -> tuple[int, ...]:
-    """Shard shape: a multiple of the inner chunks of at most ~SHARD_BYTES, grown along time first."""
+                time_dim: str | None, decoded_itemsize: int | None = None,
+                budget: int | None = None) -> tuple[int, ...]:
+    """Shard shape: a multiple of the inner chunks, grown along time first, of at most ~SHARD_BYTES
+    stored and at most ``budget`` bytes once decoded (one shard is one dask task's data)."""
+    max_elements = SHARD_BYTES // max(itemsize, 1)
+    if decoded_itemsize and budget:
+        max_elements = min(max_elements, budget // decoded_itemsize)
     shard = list(inner)
-    itemsize = max(itemsize, 1)
     order = ([dims.index(time_dim)] if time_dim in dims else []) + \
         [i for i in reversed(range(len(dims))) if dims[i] != time_dim]
     for i in order:
-        per = math.prod(shard) * itemsize
-        room = max(1, SHARD_BYTES // max(per, 1))
+        room = max(1, max_elements // max(math.prod(shard), 1))
         need = math.ceil(shape[i] / shard[i])
         shard[i] *= max(1, min(room, need))
     return tuple(shard)
@@ -130,6 +159,11 @@ class ZarrConverter(Converter):
                     raise ConversionError(f"{entry.name}: chunk size {size} for {dim!r} does not fit its length {dims[dim]}")
             layout = "explicit"
         out = {"layout": layout, "zarr_version": version, "level": level}
+        if options.get("max_task_bytes") is not None:
+            budget = options["max_task_bytes"]
+            if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+                raise ConversionError(f"{entry.name}: max_task_bytes must be a positive integer, not {budget!r}")
+            out["max_task_bytes"] = budget
         if chunks is not None:
             out["chunks"] = dict(chunks)
         variables = options.get("variables")
@@ -178,7 +212,9 @@ class ZarrConverter(Converter):
                                      explicit, time_dim)
                 stored = np.dtype(enc.get("dtype", var.dtype))
                 dims = tuple(map(str, var.dims))
-                shard = shard_shape(dims, var.shape, stored.itemsize, inner, time_dim) if version == 3 else inner
+                budget = int(opts.get("max_task_bytes") or task_memory_budget())
+                shard = shard_shape(dims, var.shape, stored.itemsize, inner, time_dim,
+                                    decoded_itemsize=var.dtype.itemsize, budget=budget) if version == 3 else inner
                 enc["chunks"] = inner
                 if version == 3:
                     enc["shards"] = shard
