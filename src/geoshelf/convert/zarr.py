@@ -83,7 +83,7 @@ def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
 
 
 def task_memory_budget() -> int:
-    """Bytes one write task may hold decoded: a quarter of a worker thread's share of memory.
+    """Bytes one write task may hold decoded: an eighth of a worker thread's share of memory.
 
     Uses the active dask.distributed client's smallest worker memory limit when there is one,
     else this machine's memory per core; the shard (= dask chunk) size follows from it, so a
@@ -124,6 +124,22 @@ def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, in
         need = math.ceil(shape[i] / shard[i])
         shard[i] *= max(1, min(room, need))
     return tuple(shard)
+
+
+def _limit_open_file_cache(n: int = 8) -> None:
+    """Keep few source files open per worker: xarray caches up to 128 open files per process,
+    each holding HDF5/netCDF chunk caches, which is most of a small worker's memory."""
+
+    def limit() -> None:
+        xr.set_options(file_cache_maxsize=n)
+
+    limit()
+    try:
+        from distributed import get_client
+
+        get_client().run(limit)
+    except (ImportError, ValueError):
+        pass
 
 
 class ZarrConverter(Converter):
@@ -236,6 +252,7 @@ class ZarrConverter(Converter):
         return out, encoding
 
     def write(self, plan: Plan, path: Path) -> None:
+        _limit_open_file_cache()
         ds, raster = self._source(plan)
         plan.state["raster"] = raster
         out, encoding = self._encode(ds, plan)
