@@ -83,7 +83,7 @@ def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
 
 
 def task_memory_budget() -> int:
-    """Bytes one write task may hold decoded: an eighth of a worker thread's share of memory.
+    """Bytes one write task may hold decoded: a quarter of a worker thread's share of memory.
 
     Uses the active dask.distributed client's smallest worker memory limit when there is one,
     else this machine's memory per core; the shard (= dask chunk) size follows from it, so a
