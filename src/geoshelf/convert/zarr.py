@@ -86,8 +86,8 @@ def task_memory_budget() -> int:
     """Bytes one write task may hold decoded: a quarter of a worker thread's share of memory.
 
     Uses the active dask.distributed client's smallest worker memory limit when there is one,
-    else this machine's memory per core; the shard (= dask chunk) size follows from it, so a
-    conversion stays bounded by the memory the workers were given, whatever the input size.
+    else this machine's memory per core; the shard (= dask chunk) size follows from it.  This
+    alone does not yet bound a conversion by the workers' memory: see docs/benchmarks.md, row 5.
     """
     import os
 
