@@ -18,7 +18,7 @@ from ..errors import CatalogError, EntryNotFoundError, NameClashError, UnsafeCat
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index
 from .index import build as build_index
-from .model import ALLOWED_DRIVERS, Entry
+from .model import ALLOWED_DRIVERS, Entry, plain_data
 from .paths import resolve
 from .search import Query
 from .yamlio import edit_catalog, read_text
@@ -279,16 +279,8 @@ def _merge(node: Any, new: dict[str, Any]) -> None:
     for key, value in new.items():
         if key in node and isinstance(node[key], dict) and isinstance(value, dict):
             _merge(node[key], value)
-        elif key not in node or _plain(node[key]) != value:
+        elif key not in node or plain_data(node[key]) != value:
             node[key] = value
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    return v
 
 
 def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = False) -> None:
@@ -332,13 +324,13 @@ def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
         _check_editable(p, doc)
         sources = doc["sources"]
         for name in names:
-            old = Entry.from_source(name, _plain(sources[name]), str(p.parent)) if name in sources else None
+            old = Entry.from_source(name, plain_data(sources[name]), str(p.parent)) if name in sources else None
             new = change(name, old)
             if new is None:
                 continue
             check_name(new.name)
             node = _to_node(new, str(p.parent))
-            if old is not None and _plain(sources[name]) == node:
+            if old is not None and plain_data(sources[name]) == node:
                 continue
             if name in sources:
                 _merge(sources[name], node)

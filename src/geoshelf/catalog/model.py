@@ -68,7 +68,7 @@ class Provenance:
     def from_dict(cls, data: dict[str, Any]) -> Provenance:
         """Build from the YAML form, ignoring unknown keys."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: _plain(v) for k, v in data.items() if k in names})
+        return cls(**{k: plain_data(v) for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +104,7 @@ class Representation:
             kind=str(data["kind"]),
             path=str(data["path"]),
             format=str(data.get("format", "")),
-            options=_plain(data.get("options") or {}),
+            options=plain_data(data.get("options") or {}),
             provenance=Provenance.from_dict(prov) if isinstance(prov, dict) else None,
         )
 
@@ -254,9 +254,9 @@ class Entry:
     @classmethod
     def from_source(cls, name: str, data: dict[str, Any], catalog_dir: str | None = None) -> Entry:
         """Build from an intake v1 ``sources:`` item (plain data)."""
-        args = dict(_plain(data.get("args") or {}))
+        args = dict(plain_data(data.get("args") or {}))
         urlpath = args.pop("urlpath", "")
-        metadata = dict(_plain(data.get("metadata") or {}))
+        metadata = dict(plain_data(data.get("metadata") or {}))
         geo = dict(metadata.pop("geoshelf", None) or {})
         known = {
             "format", "variables", "dims", "time_range", "bbox", "crs", "bytes", "files",
@@ -297,12 +297,12 @@ def _first(urlpath: str | list[str]) -> str:
     return urlpath
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """ruamel's commented containers -> plain dict/list/str (recursively)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, str):
         return str(value)
     return value

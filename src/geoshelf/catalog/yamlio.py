@@ -24,6 +24,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import CatalogError, UnsafeCatalogError
+from .model import plain_data
 
 _CORE_TAGS = frozenset(
     "tag:yaml.org,2002:" + t
@@ -202,14 +203,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _plain_data(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_data(v) for v in value]
-    return value
-
-
 def _entry_spans(doc: Any, lines: list[str]) -> tuple[dict[str, tuple[int, int, int]], int, int] | None:
     """Line spans (lead, key, end) of each ``sources:`` entry in the original text.
 
@@ -261,8 +254,8 @@ def render_preserving(doc: Any, original_text: str) -> str:
     layout = _entry_spans(original, lines) if isinstance(original, dict) else None
     new_sources = doc.get("sources") if isinstance(doc, dict) else None
     outside_same = isinstance(original, dict) and {
-        k: _plain_data(v) for k, v in original.items() if k != "sources"
-    } == {k: _plain_data(v) for k, v in doc.items() if k != "sources"}
+        k: plain_data(v) for k, v in original.items() if k != "sources"
+    } == {k: plain_data(v) for k, v in doc.items() if k != "sources"}
     if layout is None or not isinstance(new_sources, dict) or not new_sources or not outside_same:
         return dump_text(doc, like=original_text)
     spans, first, last = layout
@@ -270,7 +263,7 @@ def render_preserving(doc: Any, original_text: str) -> str:
     old_sources = original["sources"]
     pieces = []
     for name, node in new_sources.items():
-        if name in spans and _plain_data(old_sources[name]) == _plain_data(node):
+        if name in spans and plain_data(old_sources[name]) == plain_data(node):
             lead, _key, end = spans[name]
             pieces.append("".join(lines[lead:end]))
             continue

@@ -72,9 +72,7 @@ def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: s
         rep = outcome.representation
         stored = Representation(kind=rep.kind, path=relativize(rep.path, str(catalog_path.parent)),
                                 format=rep.format, options=rep.options, provenance=rep.provenance)
-        from ..catalog import Catalog as _Cat
-
-        fresh = _Cat(catalog_path)[entry.name]
+        fresh = Catalog(catalog_path)[entry.name]
         update_entry(catalog_path, fresh.with_representation(stored))
     return outcome
 

@@ -231,6 +231,7 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
     if not os.access(output.parent, os.W_OK):
         raise ConversionError(f"{output.parent}: output directory is not writable")
     plan = Plan(entry=entry, files=files, stats=stats, options=options, output=output, validate=validate)
+    parameters = _recordable(options, validate)
     started = _now()
     try:
         with FileLock(str(output.with_name(f".{output.name}.lock")), timeout=0):
@@ -239,20 +240,19 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
             action = "created"
             if previous is not None and output.exists():
                 prov = previous.provenance
-                if prov is not None and prov.source_fingerprint == current and \
-                        prov.parameters == _recordable(options, validate):
+                same_parameters = prov is not None and prov.parameters == parameters
+                if same_parameters and prov.source_fingerprint == current:
                     return Outcome(representation=previous, action="unchanged",
                                    message=f"{entry.name}: {converter.name} output {output} is up to date; nothing to do")
+                action = "rebuilt"
                 old = read_manifest(output)
                 old_set = {(s.path, s.size, s.mtime_ns) for s in old} if old else None
                 new_set = {(s.path, s.size, s.mtime_ns) for s in stats}
-                if old_set is not None and prov is not None and prov.parameters == _recordable(options, validate) \
-                        and old_set < new_set:
+                if same_parameters and old_set is not None and old_set < new_set:
                     plan.new_files = sorted(p for p, _, _ in new_set - old_set)
                     if converter.append(plan, output, previous):
                         write_manifest(output, stats)
                         action = "appended"
-                action = action if action == "appended" else "rebuilt"
             if action != "appended":
                 partial = output.with_name(f".{output.name}.partial-{uuid.uuid4().hex[:8]}")
                 try:
@@ -289,7 +289,7 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
             bytes_in=sum(s.size for s in stats),
             bytes_out=bytes_out,
             files_out=files_out,
-            parameters=_recordable(options, validate),
+            parameters=parameters,
             versions=library_versions(),
             host=socket.gethostname(),
             started=started,

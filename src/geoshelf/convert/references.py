@@ -148,9 +148,8 @@ class ReferencesConverter(Converter):
                 )
         return [single_refs(f) for f in files]
 
-    def _build(self, plan: Plan, refs: list[dict[str, Any]]) -> dict[str, Any]:
+    def _build(self, plan: Plan, files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
         dim = plan.options["concat_dim"]
-        files = plan.files if len(refs) == len(plan.files) else plan.new_files
         preflight(files, refs, dim)
         identical = [n for n, (_z, a) in _meta(refs[0]).items()
                      if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim]
@@ -172,7 +171,7 @@ class ReferencesConverter(Converter):
 
     def write(self, plan: Plan, path: Path) -> None:
         refs = self._refs(plan, plan.files)
-        self._store(self._build(plan, refs), path, plan.options["store"])
+        self._store(self._build(plan, plan.files, refs), path, plan.options["store"])
 
     def validate(self, plan: Plan, path: Path) -> str:
         from ..load.references import open_references
