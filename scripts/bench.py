@@ -5,4 +5,5 @@ import sys
 
 from geoshelf.bench import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes of the campaigns' LocalCluster re-import this file
+    sys.exit(main())

@@ -7,15 +7,36 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROWS = {"1a", "1b", "1c", "1d", "2", "3a", "3b", "4", "6", "7", "8", "8b", "9", "10a", "10b"}
+
 
 def test_bench_tiny(tmp_path: Path) -> None:
     out_md, out_json = tmp_path / "b.md", tmp_path / "b.json"
     r = subprocess.run([sys.executable, "scripts/bench.py", "--size", "tiny", "--repeat", "1", "--workdir",
                         str(tmp_path / "w"), "--out", str(out_md), "--json", str(out_json)],
-                       capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
+                       capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2],
+                       env={**__import__("os").environ, "GEOSHELF_INDEX_DIR": str(tmp_path / "index")})
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(out_json.read_text())
-    names = [row["measurement"][:2] for row in data["rows"]]
-    assert {"1a", "1b", "2.", "3a", "3b", "4.", "6.", "8."} <= set(names)
+    rows = {row["id"]: row for row in data["rows"]}
+    assert ROWS <= set(rows)
     assert all(row["geoshelf"] > 0 and row["baseline"] > 0 for row in data["rows"])
-    assert "| measurement | geoshelf | baseline | ratio | target | met |" in out_md.read_text()
+    assert all(row["machine"] and row["command"].startswith("python scripts/bench.py") for row in data["rows"])
+    assert "| measurement | geoshelf | baseline | ratio | target | met | note | machine | command |" in out_md.read_text()
+
+
+def test_bench_only_replaces_its_rows(tmp_path: Path) -> None:
+    """``--only`` measures a subset and keeps the other rows of an existing report."""
+    out_md, out_json = tmp_path / "b.md", tmp_path / "b.json"
+    out_json.write_text(json.dumps({"rows": [{"measurement": "4. old", "geoshelf": 1.0, "baseline": 2.0, "unit": "s",
+                                              "target": ">= 1.5x", "met": True, "id": "4"},
+                                             {"measurement": "10b. old", "geoshelf": 9.0, "baseline": 1.0,
+                                              "unit": "jobs", "target": "<= cap (4)", "met": False, "id": "10b"}]}))
+    r = subprocess.run([sys.executable, "scripts/bench.py", "--size", "tiny", "--repeat", "1", "--only", "10b",
+                        "--workdir", str(tmp_path / "w"), "--out", str(out_md), "--json", str(out_json)],
+                       capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["id"]: row for row in json.loads(out_json.read_text())["rows"]}
+    assert set(rows) == {"4", "10b"}
+    assert rows["4"]["measurement"] == "4. old"
+    assert rows["10b"]["measurement"] != "10b. old" and rows["10b"]["geoshelf"] <= 4

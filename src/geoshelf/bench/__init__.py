@@ -1,0 +1,120 @@
+"""Benchmarks: each geoshelf measurement beside its baseline, in the same run.
+
+``python scripts/bench.py --size small`` (or ``geoshelf bench``) generates data, measures,
+and writes ``docs/benchmarks.md`` plus a JSON file of the raw numbers.  Timings are the
+median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is given, which
+drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
+replaces just those rows in existing reports.
+
+Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5, not run
+here), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from .catalog_scale import write_big_catalog as _write_big_catalog  # noqa: F401 - used by scripts/measure_demo.py
+from .context import Context
+from .memory import memory_bound
+from .report import Row, judge, machine, merge, read_json, write_json, write_markdown
+
+#: Measurement groups in run order: (row ids, "module:function").
+GROUPS: list[tuple[tuple[str, ...], str]] = [
+    (("4", "6"), "convert:conversion"),
+    (("1a", "1b", "1c", "1d", "2", "3a", "3b"), "reads:reads"),
+    (("8",), "catalog_scale:catalog_10k"),
+    (("8b",), "catalog_scale:catalog_1m"),
+    (("7",), "campaigns:references_campaign"),
+    (("9",), "campaigns:cog_campaign"),
+    (("10a",), "campaigns:campaign_overhead"),
+    (("10b",), "campaigns:jobs_planned"),
+]
+
+
+def _selected(ids: tuple[str, ...], only: set[str] | None) -> bool:
+    if not only:
+        return True
+    return any(i in only or i.rstrip("abcdefgh") in only for i in ids)
+
+
+def _function(ref: str) -> Callable[[Context], list[Row]]:
+    import importlib
+
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def run(size: str = "small", workdir: Path | None = None, repeat: int = 3, cold: bool = False,
+        out_md: Path | None = None, out_json: Path | None = None, log: Callable[[str], None] = print,
+        only: set[str] | None = None, command: str = "") -> list[Row]:
+    """Run the measurements at ``size`` (those of ``only`` if given); write the reports if paths are given.
+
+    With ``only``, rows already in ``out_json`` that were not measured now are kept (and shown).
+    """
+    warnings.simplefilter("ignore")
+    root = (workdir or Path.cwd() / "bench-work").resolve() / size
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = Context(size=size, root=root, repeat=repeat, cold=cold, log=log)
+    command = command or f"python scripts/bench.py --size {size} --repeat {repeat}" + (" --cold" if cold else "")
+    host = machine()
+    rows: list[Row] = []
+    for ids, ref in GROUPS:
+        if not _selected(ids, only):
+            continue
+        log(f"measuring {', '.join(ids)} ...")
+        for r in _function(ref)(ctx):
+            judge(r)
+            r.machine, r.command = host, command
+            rows.append(r)
+    report = merge(read_json(out_json) if (only and out_json) else [], rows)
+    if out_md:
+        write_markdown(report, out_md, command, repeat, ctx.temp)
+    if out_json:
+        write_json(report, out_json, size=size, repeat=repeat, reads=ctx.temp, command=command)
+    return rows
+
+
+def _public_args(args: list[str]) -> list[str]:
+    """The arguments worth quoting in a report (not where files were written)."""
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x in ("--out", "--json", "--workdir"):
+            skip = True
+        elif not x.startswith(("--out=", "--json=", "--workdir=")):
+            out.append(x)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line of ``scripts/bench.py`` and ``geoshelf bench``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="geoshelf bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--cold", action="store_true", help="drop the page cache before each read (root)")
+    p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    p.add_argument("--json", type=Path, default=Path("docs/benchmarks.json"))
+    p.add_argument("--only", default=None,
+                   help="comma-separated rows to run, e.g. 7,9,10,8b (1 = 1a-1d, 3 = 3a+3b, 10 = 10a+10b)")
+    a = p.parse_args(argv)
+    only = {s.strip() for s in a.only.split(",") if s.strip()} if a.only else None
+    command = "python scripts/bench.py " + " ".join(shlex.quote(x) for x in _public_args(
+        sys.argv[1:] if argv is None else argv))
+    rows = run(a.size, a.workdir, a.repeat, a.cold, a.out, a.json, log=lambda m: print(m, file=sys.stderr),
+               only=only, command=command.strip())
+    for r in rows:
+        print(f"{r.ratio:9.2f}x  {'ok ' if r.met else 'MISS'}  {r.measurement}")
+    return 0
+
+
+__all__ = ["GROUPS", "Row", "main", "memory_bound", "run"]
