@@ -41,8 +41,9 @@ INPUT_KEYS = ("entries", "files", "name", "pattern")
 PLACEMENTS = ("auto", "client", "worker")
 #: Name template fields always available in files mode.
 NAME_FIELDS = ("stem", "name", "parent", "suffix")
-#: Targets whose conversion is a dask graph: driven from the client so the graph spreads on the cluster.
-STREAMING_TARGETS = frozenset({"zarr"})
+#: Targets whose conversion spreads its own work over the cluster (zarr: a dask graph; references: per-file
+#: indexing tasks combined on the client): driven from the client so that work reaches every worker.
+STREAMING_TARGETS = frozenset({"zarr", "references"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +96,7 @@ class CampaignSpec:
     def runs_on_client(self) -> bool:
         """True when conversions are driven from the client process (their dask graphs run on the cluster).
 
-        ``auto``: whole catalog entries to a streaming target (zarr) are; files are converted
+        ``auto``: whole catalog entries to a streaming target (zarr, references) are; files are converted
         inside the worker tasks they are packed into.
         """
         if self.placement == "auto":

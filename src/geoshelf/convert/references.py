@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,49 @@ def single_refs(path: str) -> dict[str, Any]:
         return SingleHdf5ToZarr(path, inline_threshold=300).translate()
     except Exception as exc:  # noqa: BLE001 - h5py raises many types on corrupt input
         raise SourceError(f"{path}: cannot index as NetCDF4/HDF5: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _refs_batch(paths: list[str]) -> list[dict[str, Any]]:
+    """References of several files, in order (one Dask task)."""
+    return [single_refs(p) for p in paths]
+
+
+def _active_client() -> Any | None:
+    """The default dask.distributed Client, when called outside a worker task (None otherwise)."""
+    try:
+        from distributed import default_client, get_worker
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    try:
+        get_worker()
+        return None  # inside a task (a campaign batch): no tasks of our own, they could deadlock the workers
+    except ValueError:
+        pass
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def many_refs(paths: list[str], *, tasks_per_thread: int = 4) -> list[dict[str, Any]]:
+    """kerchunk references of each file, in order.
+
+    With a dask.distributed Client active (a campaign driving this conversion from the client,
+    or a user's own Client) the files are indexed on the workers, a few files per task
+    (about ``tasks_per_thread`` tasks per worker thread); otherwise one after the other here.
+    """
+    client = _active_client() if len(paths) > 1 else None
+    if client is None:
+        return [single_refs(p) for p in paths]
+    threads = sum(client.nthreads().values()) or 1
+    size = max(1, math.ceil(len(paths) / (threads * tasks_per_thread)))
+    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    futures = client.map(_refs_batch, batches, pure=False)
+    try:
+        return [r for batch in client.gather(futures) for r in batch]
+    finally:
+        for f in futures:
+            f.release()
 
 
 def _meta(refs: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -146,7 +190,7 @@ class ReferencesConverter(Converter):
                     f"{f}: NetCDF3 files cannot be referenced efficiently (record variables are interleaved, "
                     "uncompressed, one reference per time step and variable); use --to zarr"
                 )
-        return [single_refs(f) for f in files]
+        return many_refs(files)
 
     def _build(self, plan: Plan, files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
         dim = plan.options["concat_dim"]
