@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +48,64 @@ def _geo(src: dict[str, Any]) -> dict[str, Any]:
 
 def build(catalog: Path, st: os.stat_result, data: dict[str, Any]) -> None:
     """Write the index of an already validated catalog (best effort; errors are ignored)."""
+    build_streaming(catalog, st, data["sources"].items(), lambda: {k: v for k, v in data.items() if k != "sources"})
+
+
+def build_streaming(catalog: Path, st: os.stat_result, items: Iterable[tuple[Any, Any]],
+                    document: Callable[[], dict[str, Any]], *, chunk: int = 20_000) -> bool:
+    """Write the index from validated ``(name, entry)`` pairs, ``chunk`` rows at a time (bounded memory).
+
+    ``document()`` gives the top-level keys other than ``sources`` once ``items`` is exhausted.
+    Returns whether the index was written (OS and SQLite errors are ignored: it is only a cache);
+    an exception raised by ``items`` propagates after the partial index is removed.
+    """
     target = index_path(catalog)
-    with contextlib.suppress(OSError, sqlite3.Error):
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         db = sqlite3.connect(tmp)
-        db.executescript(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
-            "CREATE TABLE entries (pos INTEGER PRIMARY KEY, name TEXT UNIQUE, driver TEXT, hay TEXT,"
-            " variables TEXT, tags TEXT, t0 TEXT, t1 TEXT, w REAL, s REAL, e REAL, n REAL, source TEXT);"
-        )
-        rows = []
-        for pos, (name, src) in enumerate(data["sources"].items()):
-            geo = _geo(src)
-            tr = geo.get("time_range") or [None, None]
-            bb = geo.get("bbox") or [None] * 4
-            variables = [str(v) for v in geo.get("variables") or []]
-            tags = [str(t).lower() for t in geo.get("tags") or []]
-            hay = " ".join([str(name), str(src.get("description") or ""), " ".join(tags), " ".join(variables),
-                            str(geo.get("contact") or "")]).lower()
-            rows.append((pos, str(name), str(src.get("driver")), hay, "|" + "|".join(variables) + "|",
-                         "|" + "|".join(tags) + "|", _iso(tr[0]), _iso(tr[1]), *[_num(x) for x in bb[:4]],
-                         json.dumps(src, default=str)))
-        db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        meta = {k: v for k, v in data.items() if k != "sources"}
-        db.executemany("INSERT INTO meta VALUES (?,?)", [("stamp", _stamp(st)), ("doc", json.dumps(meta, default=str))])
-        db.commit()
-        db.close()
+        try:
+            db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                "CREATE TABLE entries (pos INTEGER PRIMARY KEY, name TEXT UNIQUE, driver TEXT, hay TEXT,"
+                " variables TEXT, tags TEXT, t0 TEXT, t1 TEXT, w REAL, s REAL, e REAL, n REAL, source TEXT);"
+            )
+            rows = []
+            for pos, (name, src) in enumerate(items):
+                rows.append(_row(pos, name, src))
+                if len(rows) >= chunk:
+                    db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    rows.clear()
+            db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO meta VALUES (?,?)",
+                           [("stamp", _stamp(st)), ("doc", json.dumps(document(), default=str))])
+            db.commit()
+        finally:
+            db.close()
+        with open(tmp, "rb+") as fh:  # journal and sync were off while writing: sync once, then publish
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+        return True
+    except (OSError, sqlite3.Error):
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _row(pos: int, name: Any, src: dict[str, Any]) -> tuple[Any, ...]:
+    geo = _geo(src)
+    tr = geo.get("time_range") or [None, None]
+    bb = geo.get("bbox") or [None] * 4
+    variables = [str(v) for v in geo.get("variables") or []]
+    tags = [str(t).lower() for t in geo.get("tags") or []]
+    hay = " ".join([str(name), str(src.get("description") or ""), " ".join(tags), " ".join(variables),
+                    str(geo.get("contact") or "")]).lower()
+    return (pos, str(name), str(src.get("driver")), hay, "|" + "|".join(variables) + "|",
+            "|" + "|".join(tags) + "|", _iso(tr[0]), _iso(tr[1]), *[_num(x) for x in bb[:4]],
+            json.dumps(src, default=str))
 
 
 def _iso(v: Any) -> str | None:
@@ -98,8 +127,8 @@ class Index(Mapping[str, dict[str, Any]]):
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        self._names = [r[0] for r in db.execute("SELECT name FROM entries ORDER BY pos")]
-        self._set = set(self._names)
+        self._names: list[str] | None = None  # read on first iteration (a million names take ~0.5 s)
+        self._len: int | None = None
         self._cache: dict[str, dict[str, Any]] = {}
 
     @classmethod
@@ -126,21 +155,30 @@ class Index(Mapping[str, dict[str, Any]]):
     def __getitem__(self, name: str) -> dict[str, Any]:
         if name in self._cache:
             return self._cache[name]
-        if name not in self._set:
-            raise KeyError(name)
         row = self.db.execute("SELECT source FROM entries WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise KeyError(name)
         src = json.loads(row[0])
         self._cache[name] = src
         return src
 
     def __iter__(self) -> Iterator[str]:
+        if self._names is None:
+            self._names = [r[0] for r in self.db.execute("SELECT name FROM entries ORDER BY pos")]
         return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._names)
+        if self._len is None:
+            self._len = len(self._names) if self._names is not None else \
+                int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
+        return self._len
 
     def __contains__(self, name: object) -> bool:
-        return name in self._set
+        if not isinstance(name, str):
+            return False
+        if name in self._cache:
+            return True
+        return self.db.execute("SELECT 1 FROM entries WHERE name=?", (name,)).fetchone() is not None
 
     def includes(self) -> list[str]:
         """Names of entries that include other catalogs."""
