@@ -19,7 +19,7 @@ from typing import Any
 
 from .search import Query
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 #: Catalogs with fewer entries are just parsed (an index would not pay off).
 MIN_ENTRIES = 500
 
@@ -79,6 +79,7 @@ def build_streaming(catalog: Path, st: os.stat_result, items: Iterable[tuple[Any
                     db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                     rows.clear()
             db.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("CREATE INDEX entries_driver ON entries (driver)")  # includes() without a full scan
             db.executemany("INSERT INTO meta VALUES (?,?)",
                            [("stamp", _stamp(st)), ("doc", json.dumps(document(), default=str))])
             db.commit()
@@ -205,5 +206,10 @@ class Index(Mapping[str, dict[str, Any]]):
         if q.bbox:
             where.append("s IS NOT NULL AND n >= ? AND s <= ?")
             args += [q.bbox[1], q.bbox[3]]
-        sql = f"SELECT name FROM entries WHERE {' AND '.join(where)} ORDER BY pos"
-        return [r[0] for r in self.db.execute(sql, args)]
+        sql = f"SELECT name, source FROM entries WHERE {' AND '.join(where)} ORDER BY pos"
+        names = []
+        for name, source in self.db.execute(sql, args):  # the sources come along: no query per hit
+            names.append(name)
+            if name not in self._cache:
+                self._cache[name] = json.loads(source)
+        return names
