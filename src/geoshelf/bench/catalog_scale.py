@@ -58,8 +58,9 @@ def catalog_10k(ctx: Context) -> list[Row]:
 
 
 
-#: Entries of row 8b's catalog by size (the 1,000,000-entry catalog only at medium and large).
-BIG_ENTRIES = {"tiny": 5_000, "small": 100_000, "medium": 1_000_000, "large": 1_000_000}
+#: Entries of row 8b's catalog by size (the 1,000,000-entry catalog only at medium and large; 10,000 entries
+#: are ~9 MB, above catalog.STREAMING_MIN_BYTES, so even the tiny run builds the index by the streaming reader).
+BIG_ENTRIES = {"tiny": 10_000, "small": 100_000, "medium": 1_000_000, "large": 1_000_000}
 
 _ENTRY = """\
   {name}:
@@ -132,7 +133,7 @@ for _ in range(repeat if what == "search" else 1):
         hits = len(c.search(variable="sst", tags="team9", time="1999"))
     times.append(time.perf_counter() - t0)
     if what == "build" and c._index is None:
-        sys.exit("the catalog was not indexed")
+        sys.exit("the catalog was not indexed by the streaming reader")
 times.sort()
 print(json.dumps({"seconds": times[len(times) // 2], "first": times[0] if what == "build" else None,
                   "hits": hits, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
