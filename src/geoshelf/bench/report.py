@@ -133,11 +133,14 @@ def read_json(path: Path) -> list[Row]:
     try:
         data = json.loads(path.read_text())
         top_machine = data.get("machine", "")
+        top_command = data.get("command") or (f"python scripts/bench.py --size {data['size']} --repeat {data['repeat']}"
+                                              if "size" in data and "repeat" in data else "")
         rows = [Row.from_dict(r) for r in data.get("rows", [])]
     except (OSError, ValueError, TypeError):
         return []
-    for r in rows:
+    for r in rows:  # reports written before rows carried their own machine and command
         r.machine = r.machine or top_machine
+        r.command = r.command or top_command
     return rows
 
 
