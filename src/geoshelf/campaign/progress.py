@@ -20,8 +20,9 @@ class Progress:
     """Shows units finished out of the total; :meth:`update` is cheap to call often."""
 
     def __init__(self, name: str, total: int, *, already: int = 0, stream: TextIO | None = None,
-                 interval: float = 30.0, tty: bool | None = None) -> None:
+                 interval: float = 30.0, tty: bool | None = None, label: str = "campaign") -> None:
         self.name = name
+        self.label = label
         self.total = total
         self.already = already
         self.stream = stream or sys.stderr
@@ -63,7 +64,7 @@ class Progress:
         rate = new / elapsed if elapsed > 0 else 0.0
         left = self.total - done - failed
         jobs_txt = f", {jobs} jobs" if jobs is not None else ""
-        self.line(f"campaign {self.name}: {done}/{self.total} done, {failed} failed, {running} running{jobs_txt}, "
+        self.line(f"{self.label} {self.name}: {done}/{self.total} done, {failed} failed, {running} running{jobs_txt}, "
                   f"{rate:.2f} units/s, eta {_eta(left / rate) if rate else '?'}")
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ along the first dimension so memory stays bounded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ def compare_datasets(src: xr.Dataset | xr.DataArray, out: xr.Dataset | xr.DataAr
         if a.shape != b.shape or not (np.array_equal(a, b) if a.dtype.kind in "OMmUS" else
                                       np.array_equal(a, b, equal_nan=True)):
             raise ValidationError(f"{where}coordinate {c!r} differs between source and output")
-    names = variables or [str(v) for v in src.data_vars if v != "spatial_ref"]
+    names = variables if variables is not None else [str(v) for v in src.data_vars if v != "spatial_ref"]
     for v in names:
         if v not in out:
             raise ValidationError(f"{where}variable {v!r} is missing from the output")
@@ -103,10 +104,46 @@ def compare_datasets(src: xr.Dataset | xr.DataArray, out: xr.Dataset | xr.DataAr
     return "sample" if sample else "full"
 
 
+def compare_file_samples(name: str, parts: Sequence[tuple[str, xr.Dataset]], out: xr.DataArray,
+                         window: dict[str, int], *, n: int = 16, seed: int = 0, where: str = "") -> int:
+    """Compare windows of single source files with the output, located by coordinate *values*.
+
+    Independent of how the output was written: each sampled file (the first, the last and
+    random others) is decoded on its own, a random ``window``-sized block of ``name`` is
+    taken from it and the output block at the same coordinate labels (``.sel``) must hold
+    the same decoded values.  Returns the number of blocks compared.
+    """
+    rng = np.random.default_rng(seed)
+    having = [(f, p) for f, p in parts if name in p.variables]
+    if not having:
+        return 0
+    picks = sorted({0, len(having) - 1, *rng.choice(len(having), size=min(n, len(having)), replace=False).tolist()})
+    for i in picks[:max(n, 2)]:
+        path, part = having[i]
+        var = part[name]
+        isel, sel = {}, {}
+        for d in var.dims:
+            size, length = var.sizes[d], min(window.get(str(d), var.sizes[d]), var.sizes[d])
+            start = int(rng.integers(0, size - length + 1))
+            isel[d] = slice(start, start + length)
+            if d in part.indexes and d in out.indexes:
+                sel[d] = part.indexes[d][start:start + length]
+        a = var.isel(isel)
+        try:
+            b = out.sel({d: v for d, v in sel.items()}).isel({d: s for d, s in isel.items() if d not in sel})
+        except KeyError as exc:
+            raise ValidationError(f"{where}{name}: coordinates of {path} are missing from the output: {exc}") from None
+        ok, why = _values_equal(np.asarray(a.values), np.asarray(b.values), 0.0)
+        if not ok:
+            block = ", ".join(f"{d}={s.start}:{s.stop}" for d, s in isel.items())
+            raise ValidationError(f"{where}{name}: output differs from {path} ({block}): {why}")
+    return len(picks)
+
+
 def decoded_equal_attrs(src: xr.DataArray, out: xr.DataArray, keys: tuple[str, ...] = ("units", "standard_name",
                                                                                          "long_name")) -> list[str]:
     """Names of CF attributes that differ between two variables."""
     return [k for k in keys if src.attrs.get(k) != out.attrs.get(k)]
 
 
-__all__: list[Any] = ["compare_arrays", "compare_datasets", "decoded_equal_attrs"]
+__all__: list[Any] = ["compare_arrays", "compare_datasets", "compare_file_samples", "decoded_equal_attrs"]

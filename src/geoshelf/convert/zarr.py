@@ -7,7 +7,9 @@
   writes whole shards (idempotent, no two tasks touch one shard).
 * CF encodings of the source are kept: packed ``int16`` with ``scale_factor``/``add_offset``,
   ``_FillValue``, units, calendar; the result decodes to exactly the source's values.
-* Memory is bounded: the source is opened lazily and written shard by shard.
+* Memory is bounded: NetCDF collections are written region by region (one shard per task)
+  straight from the files, packed integers copied without decoding (:mod:`.shards`);
+  other sources (GeoTIFF mosaics, Zarr) go through a dask graph whose chunks are the shards.
 * Incremental: new time steps (a growing daily archive) are appended in place; the
   store's ``geoshelf_time_length`` attribute marks the last complete state, so an
   interrupted append is rolled back before it is redone.
@@ -25,9 +27,10 @@ import xarray as xr
 
 from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
-from ..load.original import open_original
+from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from .base import Converter, Plan
-from .validate import compare_datasets
+from .shards import VariablePlan, packing, plan_variable, region_tasks, run_tasks
+from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
 SHARD_BYTES = 256 * 2**20
@@ -201,63 +204,117 @@ class ZarrConverter(Converter):
 
     def _open_source(self, plan: Plan, files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
         entry = plan.entry
-        obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
-                            **({"chunks": {}} if entry.format != "geotiff" else {}))
-        ds, raster_name = _as_dataset(obj)
+        if entry.format == "netcdf":
+            paths = files or plan.files
+            parts = open_netcdf_parts(paths, chunks={}, storage_options=entry.storage_options)
+            ds, raster_name = combine_netcdf_parts(parts, paths), None
+            if files is None:
+                plan.state["parts"] = parts
+        else:
+            obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
+                                **({"chunks": {}} if entry.format != "geotiff" else {}))
+            ds, raster_name = _as_dataset(obj)
         if plan.options.get("variables"):
             ds = ds[plan.options["variables"]]
         return ds, raster_name
 
-    def _encode(self, ds: xr.Dataset, plan: Plan) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+    def _encode(self, ds: xr.Dataset, plan: Plan, regions: dict[str, VariablePlan] | None = None
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, ...]]]:
+        """Zarr encoding of every variable, and the write block (= shard in v3) of each data variable.
+
+        With ``regions`` (variables written region by region), a variable whose packing is kept
+        stores the source's integers; one that cannot be kept is stored unpacked.
+        """
         import zarr
 
         opts = plan.options
         time_dim = _time_dim(ds)
         version = opts["zarr_version"]
+        budget = int(opts.get("max_task_bytes") or task_memory_budget())
         encoding: dict[str, dict[str, Any]] = {}
-        rechunk: dict[str, dict[str, int]] = {}
+        blocks: dict[str, tuple[int, ...]] = {}
         for name, var in ds.variables.items():
             enc = {k: var.encoding[k] for k in _KEEP if k in var.encoding}
             if name == time_dim or np.issubdtype(var.dtype, np.datetime64):
                 # one consistent encoding (the sources differ per file): xarray picks exact int64 units
                 enc = {k: v for k, v in enc.items() if k == "calendar"}
                 enc["dtype"] = "int64"
+            vplan = (regions or {}).get(str(name))
+            if vplan is not None and not vplan.raw:  # packing differs between files: store unpacked
+                enc = {k: v for k, v in enc.items() if k not in ("scale_factor", "add_offset", "missing_value")}
+                enc["dtype"] = vplan.dtype
+                enc["_FillValue"] = vplan.fill
             if name in ds.data_vars and var.ndim > 0:
                 explicit = opts.get("chunks")
                 inner = inner_chunks(var, opts["layout"] if opts["layout"] != "explicit" else "balanced",
                                      explicit, time_dim)
                 stored = np.dtype(enc.get("dtype", var.dtype))
-                dims = tuple(map(str, var.dims))
-                budget = int(opts.get("max_task_bytes") or task_memory_budget())
-                shard = shard_shape(dims, var.shape, stored.itemsize, inner, time_dim,
-                                    decoded_itemsize=var.dtype.itemsize, budget=budget) if version == 3 else inner
+                # a region task holds its buffer, the read-back and zarr's encoding copies
+                per_element = 3 * stored.itemsize if vplan is not None else var.dtype.itemsize
+                block = shard_shape(tuple(map(str, var.dims)), var.shape, stored.itemsize, inner, time_dim,
+                                    decoded_itemsize=per_element, budget=budget)
                 enc["chunks"] = inner
                 if version == 3:
-                    enc["shards"] = shard
+                    enc["shards"] = block
                     enc["compressors"] = [zarr.codecs.ZstdCodec(level=opts["level"])]
                 else:
                     from numcodecs import Zstd
 
                     enc["compressors"] = [Zstd(level=opts["level"])]
-                rechunk[name] = dict(zip(var.dims, shard, strict=True))
+                blocks[str(name)] = block
             encoding[str(name)] = enc
-        # dask chunks == shards, so each task writes whole shards
-        target: dict[str, int] = {}
-        for spec in rechunk.values():
-            for d, n in spec.items():
-                target[d] = max(target.get(d, 0), n)
-        out = ds.chunk({d: n for d, n in target.items()}) if target else ds
-        for v in out.variables.values():
-            v.encoding = {}
-        return out, encoding
+        return encoding, blocks
 
     def write(self, plan: Plan, path: Path) -> None:
-        _limit_open_file_cache()
         ds, raster = self._source(plan)
         plan.state["raster"] = raster
-        out, encoding = self._encode(ds, plan)
         time_dim = _time_dim(ds)
-        out.attrs[TIME_ATTR] = int(ds.sizes[time_dim]) if time_dim else -1
+        attrs = {**ds.attrs, TIME_ATTR: int(ds.sizes[time_dim]) if time_dim else -1}
+        if "parts" in plan.state:
+            self._write_regions(plan, ds, path, attrs)
+        else:
+            self._write_dask(plan, ds, path, attrs)
+
+    def _write_regions(self, plan: Plan, ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
+        """NetCDF: metadata and small variables through xarray, the data region by region (:mod:`.shards`)."""
+        import dask.array as da
+
+        parts = plan.state["parts"]
+        names = [str(n) for n, v in ds.data_vars.items() if v.ndim > 0 and v.dtype.kind in "iufb"]
+        vplans = {n: plan_variable(n, ds, parts, plan.files) for n in names}
+        encoding, blocks = self._encode(ds, plan, vplans)
+        template = ds.copy()
+        for name, var in ds.variables.items():
+            if name in vplans:
+                dtype = var.dtype if vplans[name].raw else np.dtype(vplans[name].dtype)
+                template[name] = xr.Variable(var.dims, da.zeros(var.shape, dtype=dtype, chunks=blocks[name]),
+                                             var.attrs)
+            else:
+                template[name] = var.load()
+        template.attrs = attrs
+        for v in template.variables.values():
+            v.encoding = {}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+            template.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
+                             encoding=encoding, compute=False)
+        tasks = [t for n, vp in vplans.items()
+                 for t in region_tasks(str(path), vp, ds[n].shape, blocks[n], plan.entry.storage_options)]
+        run_tasks(tasks, label=plan.entry.name)
+        plan.state["regions"] = {"variables": vplans, "blocks": blocks, "tasks": len(tasks)}
+
+    def _write_dask(self, plan: Plan, ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
+        """Other sources: one dask graph whose chunks are the shards (each task writes whole shards)."""
+        _limit_open_file_cache()
+        encoding, blocks = self._encode(ds, plan)
+        target: dict[str, int] = {}
+        for name, block in blocks.items():
+            for d, n in zip(ds[name].dims, block, strict=True):
+                target[str(d)] = max(target.get(str(d), 0), n)
+        out = ds.chunk(target) if target else ds
+        for v in out.variables.values():
+            v.encoding = {}
+        out.attrs = attrs
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
             out.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
@@ -273,10 +330,42 @@ class ZarrConverter(Converter):
     def validate(self, plan: Plan, path: Path) -> str:
         src, raster = self._source(plan)
         out = self._open(path, raster=raster is not None).drop_attrs(deep=False)
-        return self._compare(src, out, plan, where=f"{path.name}: ")
+        written = plan.state.get("regions")
+        if written is None:
+            return self._compare(src, out, plan, where=f"{path.name}: ")
+        return self._validate_regions(plan, path, src, out, written)
 
-    def _compare(self, src: xr.Dataset, out: xr.Dataset, plan: Plan, where: str) -> str:
-        how = compare_datasets(src, out, sample=plan.validate == "sample", where=where)
+    def _validate_regions(self, plan: Plan, path: Path, src: xr.Dataset, out: xr.Dataset,
+                          written: dict[str, Any]) -> str:
+        """Data written region by region were compared value by value in each task
+        (:func:`.shards.write_region`: every stored value read back equals the source's).  Here:
+        coordinates and small variables in full, the packing that decodes the stored values,
+        and decoded windows of single files located by their coordinate values."""
+        where = f"{path.name}: "
+        vplans: dict[str, VariablePlan] = written["variables"]
+        others = [str(v) for v in src.data_vars if v not in vplans and v != "spatial_ref"]
+        how = self._compare(src, out, plan, where, variables=others)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+            stored = xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=False, decode_times=False)
+        parts = list(zip(plan.files, plan.state["parts"], strict=True))
+        n = 16 if plan.validate == "full" else 4
+        for i, (name, vp) in enumerate(vplans.items()):
+            var = stored[name]
+            on_disk = xr.Variable((), 0, encoding={**{k: var.attrs[k] for k in var.attrs if k in _KEEP},
+                                                   "dtype": var.dtype})
+            expected = packing(parts[0][1][name].variable) if vp.raw else None
+            if expected is not None and packing(on_disk) != expected:
+                raise ValidationError(f"{where}{name}: stored packing {dict(packing(on_disk))} differs from the "
+                                      f"source's {dict(expected)}")
+            inner = var.encoding.get("chunks") or var.shape
+            window = dict(zip(map(str, var.dims), inner, strict=True))
+            compare_file_samples(name, parts, out[name], window, n=n, seed=i, where=where)
+        return how
+
+    def _compare(self, src: xr.Dataset, out: xr.Dataset, plan: Plan, where: str,
+                 variables: list[str] | None = None) -> str:
+        how = compare_datasets(src, out, variables=variables, sample=plan.validate == "sample", where=where)
         for name in src.data_vars:
             for key in ("units", "standard_name", "long_name"):
                 if src[name].attrs.get(key) != out[name].attrs.get(key):

@@ -19,8 +19,9 @@ from ..errors import SourceError
 from .formats import engine_for, family, sniff
 
 
-def _open_one_netcdf(path: str, chunks: Any, storage_options: dict[str, Any] | None,
-                     kwargs: dict[str, Any]) -> xr.Dataset:
+def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
+                     **kwargs: Any) -> xr.Dataset:
+    """Open one NetCDF file (local path or fsspec URL) lazily; an error names the file."""
     kind = sniff(path, storage_options)
     if family(kind) != "netcdf":
         raise SourceError(f"{path}: expected NetCDF, found {kind}")
@@ -40,20 +41,29 @@ def _open_one_netcdf(path: str, chunks: Any, storage_options: dict[str, Any] | N
         raise SourceError(f"{path}: cannot open as NetCDF: {' '.join(str(exc).split())[:300]}") from None
 
 
-def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
-                threads: int = 8, **kwargs: Any) -> xr.Dataset:
-    """Open one or many NetCDF files lazily (dask-backed) and combine them by coordinates."""
+_COMBINE_KWARGS = {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}
+
+
+def open_netcdf_parts(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
+                      threads: int = 8, **kwargs: Any) -> list[xr.Dataset]:
+    """Open each NetCDF file lazily (dask-backed by default), in order; an error names the file."""
     chunks = {} if chunks is None else chunks
-    kwargs = {k: v for k, v in kwargs.items()
-              if k not in {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}}
-    if len(files) == 1:
-        return _open_one_netcdf(files[0], chunks, storage_options, dict(kwargs))
+    kwargs = {k: v for k, v in kwargs.items() if k not in _COMBINE_KWARGS}
     if kwargs.get("engine", "netcdf4") == "netcdf4" and not any(is_url(f) for f in files):
         threads = 1  # the netCDF4-C library is not thread-safe for opening files
+    if len(files) == 1 or threads == 1:
+        return [open_netcdf_file(f, chunks=chunks, storage_options=storage_options, **kwargs) for f in files]
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
-        datasets = list(pool.map(lambda f: _open_one_netcdf(f, chunks, storage_options, dict(kwargs)), files))
+        return list(pool.map(lambda f: open_netcdf_file(f, chunks=chunks, storage_options=storage_options,
+                                                         **kwargs), files))
+
+
+def combine_netcdf_parts(parts: Sequence[xr.Dataset], files: Sequence[str]) -> xr.Dataset:
+    """Combine per-file datasets along their coordinates (per-file CF time units decoded first)."""
+    if len(parts) == 1:
+        return parts[0]
     try:
-        combined = xr.combine_by_coords(datasets, data_vars="minimal", coords="minimal", compat="override",
+        combined = xr.combine_by_coords(list(parts), data_vars="minimal", coords="minimal", compat="override",
                                         join="outer", combine_attrs="override")
     except (ValueError, TypeError) as exc:
         raise SourceError(
@@ -63,6 +73,13 @@ def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: di
     if not isinstance(combined, xr.Dataset):  # pragma: no cover - combine_by_coords of Datasets
         combined = combined.to_dataset()
     return combined
+
+
+def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
+                threads: int = 8, **kwargs: Any) -> xr.Dataset:
+    """Open one or many NetCDF files lazily (dask-backed) and combine them by coordinates."""
+    parts = open_netcdf_parts(files, chunks=chunks, storage_options=storage_options, threads=threads, **kwargs)
+    return combine_netcdf_parts(parts, files)
 
 
 def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
