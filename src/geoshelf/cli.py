@@ -354,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoshelf`` command."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["bench"]:  # argparse's REMAINDER drops leading options: hand them over whole
+        from .bench import main as bench_main
+
+        return bench_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -40,3 +40,13 @@ def test_bench_only_replaces_its_rows(tmp_path: Path) -> None:
     assert set(rows) == {"4", "10b"}
     assert rows["4"]["measurement"] == "4. old"
     assert rows["10b"]["measurement"] != "10b. old" and rows["10b"]["geoshelf"] <= 4
+
+
+def test_geoshelf_bench_command_takes_the_script_options(tmp_path: Path) -> None:
+    from geoshelf.cli import main
+
+    out_json = tmp_path / "b.json"
+    assert main(["bench", "--size", "tiny", "--repeat", "1", "--only", "10b", "--workdir", str(tmp_path / "w"),
+                 "--out", str(tmp_path / "b.md"), "--json", str(out_json)]) == 0
+    (row,) = json.loads(out_json.read_text())["rows"]
+    assert row["id"] == "10b" and row["command"] == "python scripts/bench.py --size tiny --repeat 1 --only 10b"
