@@ -161,3 +161,20 @@ def test_tasks_run_on_the_active_dask_cluster(tmp_path: Path) -> None:
         prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     assert "geoshelf-region" in prefixes
     xr.testing.assert_identical(Catalog(cat).sst.to_dask().load(), _source(files))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), ndim=st.integers(1, 4))
+def test_region_shape_is_whole_shards_within_budget(data: st.DataObject, ndim: int) -> None:
+    from geoshelf.convert.shards import region_shape
+
+    shape = data.draw(st.tuples(*[st.integers(1, 50)] * ndim))
+    shard = tuple(data.draw(st.integers(1, n)) for n in shape)
+    budget = data.draw(st.integers(1, 5000))
+    workers = data.draw(st.integers(1, 8))
+    region = region_shape(shape, shard, max_elements=budget, min_regions=workers)
+    for r, s, n in zip(region, shard, shape, strict=True):
+        assert r == n or r % s == 0  # whole shards: no two regions share one
+    count = int(np.prod([-(-n // r) for n, r in zip(shape, region, strict=True)]))
+    if region != shard:  # grown: within the budget and still enough regions for the workers
+        assert int(np.prod(region)) <= budget and count >= workers

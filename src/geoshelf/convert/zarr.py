@@ -29,7 +29,7 @@ from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from .base import Converter, Plan
-from .shards import VariablePlan, packing, plan_variable, region_tasks, run_tasks
+from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
 from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
@@ -298,8 +298,18 @@ class ZarrConverter(Converter):
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
             template.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
                              encoding=encoding, compute=False)
-        tasks = [t for n, vp in vplans.items()
-                 for t in region_tasks(str(path), vp, ds[n].shape, blocks[n], plan.entry.storage_options)]
+        budget = int(plan.options.get("max_task_bytes") or task_memory_budget())
+        workers = parallelism()
+        tasks = []
+        for n, vp in vplans.items():
+            var = ds[n]
+            tdim = _time_dim(ds)
+            # grow regions across space first (time-major files are read once per region), then time
+            order = [i for i in reversed(range(var.ndim)) if var.dims[i] != tdim] + \
+                [i for i in range(var.ndim) if var.dims[i] == tdim]
+            region = region_shape(var.shape, blocks[n], max_elements=budget // (3 * np.dtype(vp.dtype).itemsize),
+                                  min_regions=workers, order=order)
+            tasks += region_tasks(str(path), vp, var.shape, region, plan.entry.storage_options)
         run_tasks(tasks, label=plan.entry.name)
         plan.state["regions"] = {"variables": vplans, "blocks": blocks, "tasks": len(tasks)}
 
