@@ -6,8 +6,7 @@ median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is g
 drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
 replaces just those rows in existing reports.
 
-Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5, not run
-here), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b).
+Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from .report import Row, judge, machine, merge, read_json, write_json, write_mar
 GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("4", "6"), "convert:conversion"),
     (("1a", "1b", "1c", "1d", "2", "3a", "3b"), "reads:reads"),
+    (("5",), "memory:memory_row"),
     (("8",), "catalog_scale:catalog_10k"),
     (("8b",), "catalog_scale:catalog_1m"),
     (("7",), "campaigns:references_campaign"),
