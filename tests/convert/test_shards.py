@@ -178,3 +178,12 @@ def test_region_shape_is_whole_shards_within_budget(data: st.DataObject, ndim: i
     count = int(np.prod([-(-n // r) for n, r in zip(shape, region, strict=True)]))
     if region != shard:  # grown: within the budget and still enough regions for the workers
         assert int(np.prod(region)) <= budget and count >= workers
+
+
+def test_regions_are_balanced() -> None:
+    """Two workers get two regions of about equal size, not one large and one small."""
+    from geoshelf.convert.shards import region_shape
+
+    assert region_shape((365, 720, 1440), (365, 32, 1440), max_elements=10**9, min_regions=2) == (365, 384, 1440)
+    assert region_shape((365, 720, 1440), (30, 720, 1440), max_elements=10**9, min_regions=2,
+                        order=(2, 1, 0)) == (210, 720, 1440)

@@ -213,6 +213,11 @@ def region_shape(shape: Sequence[int], shard: Sequence[int], *, max_elements: in
             if math.prod(grown) > max_elements or count(grown) < min_regions:
                 break
             region = grown
+    # balance: the same number of regions along each dim, each as even as whole shards allow
+    for d in range(len(shape)):
+        shards_d = math.ceil(shape[d] / shard[d])
+        regions_d = math.ceil(shape[d] / region[d])
+        region[d] = min(shape[d], shard[d] * math.ceil(shards_d / regions_d))
     return tuple(region)
 
 

@@ -2,7 +2,7 @@
 
 * Layouts pick the inner chunks: ``map`` (whole fields per time step), ``timeseries``
   (long time, small space), ``balanced`` (~2 MB roughly cubic chunks) or explicit ``chunks``.
-* Shards group inner chunks into files of ~256 MB (bounded by the array), so the shared
+* Shards group inner chunks into files of up to 512 MiB uncompressed (bounded by the array and by the memory of a worker), so the shared
   file system sees a few large files.  Dask chunks are aligned with shards: every task
   writes whole shards (idempotent, no two tasks touch one shard).
 * CF encodings of the source are kept: packed ``int16`` with ``scale_factor``/``add_offset``,
@@ -33,7 +33,7 @@ from .shards import VariablePlan, packing, parallelism, plan_variable, region_sh
 from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
-SHARD_BYTES = 256 * 2**20
+SHARD_BYTES = 512 * 2**20
 BALANCED_CHUNK_BYTES = 2 * 2**20
 TIMESERIES_SPACE = 32
 TIME_ATTR = "geoshelf_time_length"
