@@ -24,7 +24,7 @@ from .report import Row, judge, machine, merge, read_json, write_json, write_mar
 
 #: Measurement groups in run order: (row ids, "module:function").
 GROUPS: list[tuple[tuple[str, ...], str]] = [
-    (("4", "6"), "convert:conversion"),
+    (("4", "4b", "6"), "convert:conversion"),
     (("1a", "1b", "1c", "1d", "2", "3a", "3b"), "reads:reads"),
     (("5",), "memory:memory_row"),
     (("8",), "catalog_scale:catalog_10k"),
