@@ -135,8 +135,11 @@ for _ in range(repeat if what == "search" else 1):
     if what == "build" and c._index is None:
         sys.exit("the catalog was not indexed by the streaming reader")
 times.sort()
+# VmHWM: this process's own peak (ru_maxrss may carry the spawning process's peak over exec on Linux)
+hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+peak = hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": times[len(times) // 2], "first": times[0] if what == "build" else None,
-                  "hits": hits, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "hits": hits, "peak_rss": peak}))
 """
 
 
