@@ -41,6 +41,15 @@ def _day_file(path: Path, day: str, ny: int, nx: int, *, seed: int, scale: float
     ds.to_netcdf(path, engine="netcdf4")
 
 
+def _days(tmp_path: Path, start: str, n: int, ny: int, nx: int, prefix: str = "sst_") -> list[Path]:
+    """``n`` daily files from ``start``, each with its own time units."""
+    files = []
+    for i, day in enumerate(pd.date_range(start, periods=n, freq="D")):
+        files.append(tmp_path / f"{prefix}{i}.nc")
+        _day_file(files[-1], str(day.date()), ny, nx, seed=i)
+    return files
+
+
 def _catalog(tmp_path: Path, files: list[Path], name: str = "sst") -> Path:
     cat = tmp_path / "catalog.yaml"
     add_entry(cat, scan([str(f) for f in files], name, catalog_dir=str(tmp_path)))
@@ -83,10 +92,7 @@ def test_regions_reassemble_the_combined_array(lengths: list[int], ny: int, nx: 
 
 @pytest.mark.parametrize("layout", ["map", "timeseries", "balanced"])
 def test_packed_integers_copied_exactly(tmp_path: Path, layout: str) -> None:
-    files = []
-    for i, day in enumerate(pd.date_range("2021-03-01", periods=9, freq="D")):
-        files.append(tmp_path / f"sst_{day:%Y%m%d}.nc")
-        _day_file(files[-1], str(day.date()), 20, 30, seed=i)
+    files = _days(tmp_path, "2021-03-01", 9, 20, 30)
     cat = _catalog(tmp_path, files)
     rep = convert("sst", "zarr", catalog=cat, layout=layout, max_task_bytes=6 * 20 * 30 * 3)
     store = Catalog(cat).sst.resolve(rep.path)
@@ -125,10 +131,7 @@ def test_outer_join_gaps_become_missing_values(tmp_path: Path) -> None:
 
 
 def test_corrupt_data_chunk_names_the_file(tmp_path: Path) -> None:
-    files = []
-    for i, day in enumerate(pd.date_range("2020-05-01", periods=4, freq="D")):
-        files.append(tmp_path / f"d{i}.nc")
-        _day_file(files[-1], str(day.date()), 40, 60, seed=i)
+    files = _days(tmp_path, "2020-05-01", 4, 40, 60, prefix="d")
     cat = _catalog(tmp_path, files)
     before = cat.read_bytes()
     import h5py
@@ -150,10 +153,7 @@ def test_corrupt_data_chunk_names_the_file(tmp_path: Path) -> None:
 def test_tasks_run_on_the_active_dask_cluster(tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
 
-    files = []
-    for i, day in enumerate(pd.date_range("2022-01-30", periods=6, freq="D")):
-        files.append(tmp_path / f"sst_{i}.nc")
-        _day_file(files[-1], str(day.date()), 12, 16, seed=i)
+    files = _days(tmp_path, "2022-01-30", 6, 12, 16)
     cat = _catalog(tmp_path, files)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
