@@ -187,3 +187,22 @@ def test_regions_are_balanced() -> None:
     assert region_shape((365, 720, 1440), (365, 32, 1440), max_elements=10**9, min_regions=2) == (365, 384, 1440)
     assert region_shape((365, 720, 1440), (30, 720, 1440), max_elements=10**9, min_regions=2,
                         order=(2, 1, 0)) == (210, 720, 1440)
+
+
+def test_netcdf3_collection(tmp_path: Path) -> None:
+    """NetCDF3 files (no HDF5) are read through xarray's scipy engine: same values, packing kept."""
+    files = []
+    for i, day in enumerate(pd.date_range("2019-12-30", periods=4, freq="D")):
+        nc4 = tmp_path / f"tmp{i}.nc"
+        _day_file(nc4, str(day.date()), 9, 11, seed=i)
+        ds = xr.open_dataset(nc4, mask_and_scale=False, decode_times=False).load()
+        for v in ds.variables.values():
+            v.encoding = {}
+        files.append(tmp_path / f"sst3_{i}.nc")
+        ds.to_netcdf(files[-1], format="NETCDF3_64BIT", engine="scipy")
+        nc4.unlink()
+    assert files[0].read_bytes()[:3] == b"CDF"
+    cat = _catalog(tmp_path, files)
+    rep = convert("sst", "zarr", catalog=cat, layout="timeseries")
+    xr.testing.assert_identical(Catalog(cat).sst.to_dask().load(), _source(files))
+    assert zarr.open_array(Catalog(cat).sst.resolve(rep.path), path="sst").dtype == np.int16
