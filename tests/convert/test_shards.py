@@ -206,3 +206,24 @@ def test_netcdf3_collection(tmp_path: Path) -> None:
     rep = convert("sst", "zarr", catalog=cat, layout="timeseries")
     xr.testing.assert_identical(Catalog(cat).sst.to_dask().load(), _source(files))
     assert zarr.open_array(Catalog(cat).sst.resolve(rep.path), path="sst").dtype == np.int16
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
+def test_disk_full_leaves_nothing_and_says_so(tmp_path: Path) -> None:
+    import subprocess
+
+    files = _days(tmp_path, "2020-08-01", 6, 120, 240)
+    cat = _catalog(tmp_path, files)
+    before = cat.read_bytes()
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        from geoshelf.errors import ConversionError
+
+        with pytest.raises(ConversionError, match="disk full while writing the output; nothing was published"):
+            convert("sst", "zarr", catalog=cat, output=str(small / "sst.zarr"))
+        assert [p.name for p in small.iterdir()] in ([], [".sst.zarr.lock"])
+        assert cat.read_bytes() == before
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
