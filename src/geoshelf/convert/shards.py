@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -402,6 +403,8 @@ def _run_local(tasks: Sequence[RegionTask], workers: int | None) -> Iterator[int
 def _on_worker() -> bool:
     """True inside a dask worker's task (a campaign unit): its regions run there, one after another,
     rather than as tasks of their own that the busy worker would wait for."""
+    if "distributed" not in sys.modules:  # no client or worker without it; importing it costs ~0.4 s
+        return False
     try:
         from distributed import get_worker
 
@@ -413,7 +416,7 @@ def _on_worker() -> bool:
 
 def _client() -> Any:
     """The dask.distributed client of this (driver) process, or None."""
-    if _on_worker():
+    if _on_worker() or "distributed" not in sys.modules:
         return None
     try:
         from distributed import get_client

@@ -89,12 +89,15 @@ def task_memory_budget() -> int:
     """Bytes one write task may hold decoded: a quarter of a worker thread's share of memory.
 
     Uses the active dask.distributed client's smallest worker memory limit when there is one,
-    else this machine's memory per core; the shard (= dask chunk) size follows from it.  This
-    alone does not yet bound a conversion by the workers' memory: see docs/benchmarks.md, row 5.
+    else this machine's memory per core; write regions and shards are sized from it
+    (docs/benchmarks.md, row 5).
     """
     import os
+    import sys
 
     try:
+        if "distributed" not in sys.modules:  # no client without it (importing it costs ~0.4 s)
+            raise ImportError
         from distributed import get_client
 
         workers = get_client().scheduler_info(n_workers=-1)["workers"].values()
@@ -138,6 +141,10 @@ def _limit_open_file_cache(n: int = 8) -> None:
 
     limit()
     try:
+        import sys
+
+        if "distributed" not in sys.modules:
+            return
         from distributed import get_client
 
         get_client().run(limit)
