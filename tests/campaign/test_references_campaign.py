@@ -10,7 +10,8 @@ import pytest
 
 from geoshelf.campaign import load_spec, run_campaign
 from geoshelf.catalog import Catalog, add_entry
-from geoshelf.convert.references import _active_client, combine, many_refs, single_refs
+from geoshelf.convert.base import dask_client
+from geoshelf.convert.references import combine, many_refs, single_refs
 from geoshelf.scan import scan
 
 
@@ -35,8 +36,8 @@ def test_many_refs_spreads_files_over_the_workers(sst_archive: list[Path], clien
 
 
 def test_inside_a_worker_task_references_stay_sequential(sst_archive: list[Path], client) -> None:  # type: ignore[no-untyped-def]
-    assert _active_client() is client
-    assert client.submit(_active_client, pure=False).result() is None  # a task never waits on tasks of its own
+    assert dask_client() is client
+    assert client.submit(dask_client, pure=False).result() is None  # a task never waits on tasks of its own
     one = str(sst_archive[0])
     assert client.submit(many_refs, [one, one], pure=False).result() == [single_refs(one)] * 2
 

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,33 @@ def _library_versions() -> tuple[tuple[str, str], ...]:
         with contextlib.suppress(PackageNotFoundError):
             out.append((pkg, version(pkg)))
     return tuple(out)
+
+
+def on_dask_worker() -> bool:
+    """True inside a dask worker's task (e.g. a campaign unit): a conversion there does its work
+    itself rather than submitting tasks that the busy worker would wait for."""
+    if "distributed" not in sys.modules:  # no worker or client without it; importing it costs ~0.4 s
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
+def dask_client(*, on_worker: bool = False) -> Any:
+    """The active dask.distributed client, or None.  Inside a worker's task: None, unless
+    ``on_worker`` asks for the worker's own client (to read the cluster's limits, say)."""
+    if "distributed" not in sys.modules or (not on_worker and on_dask_worker()):
+        return None
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
 
 
 def tree_size(path: Path) -> tuple[int, int]:
@@ -314,5 +342,5 @@ def _recordable(options: dict[str, Any], validate: str) -> dict[str, Any]:
     return json.loads(json.dumps(out, default=str))
 
 
-__all__ = ["Converter", "GeoshelfError", "Outcome", "Plan", "library_versions", "manifest_path", "publish",
+__all__ = ["Converter", "GeoshelfError", "Outcome", "Plan", "dask_client", "library_versions", "on_dask_worker", "manifest_path", "publish",
            "read_manifest", "remove_path", "run", "tree_size", "write_manifest"]

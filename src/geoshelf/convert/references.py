@@ -28,7 +28,7 @@ from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, SourceError, ValidationError
 from ..load.formats import sniff
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from .base import Converter, Plan
+from .base import Converter, Plan, dask_client
 from .validate import compare_datasets, compare_file_samples
 
 #: Source files compared in full with the output by ``--validate sample``.
@@ -53,23 +53,6 @@ def _refs_batch(paths: list[str]) -> list[dict[str, Any]]:
     return [single_refs(p) for p in paths]
 
 
-def _active_client() -> Any | None:
-    """The default dask.distributed Client, when called outside a worker task (None otherwise)."""
-    try:
-        from distributed import default_client, get_worker
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        return None
-    try:
-        get_worker()
-        return None  # inside a task (a campaign batch): no tasks of our own, they could deadlock the workers
-    except ValueError:
-        pass
-    try:
-        return default_client()
-    except ValueError:
-        return None
-
-
 def many_refs(paths: list[str], *, tasks_per_thread: int = 4) -> list[dict[str, Any]]:
     """kerchunk references of each file, in order.
 
@@ -77,7 +60,7 @@ def many_refs(paths: list[str], *, tasks_per_thread: int = 4) -> list[dict[str, 
     or a user's own Client) the files are indexed on the workers, a few files per task
     (about ``tasks_per_thread`` tasks per worker thread); otherwise one after the other here.
     """
-    client = _active_client() if len(paths) > 1 else None
+    client = dask_client() if len(paths) > 1 else None
     if client is None:
         return [single_refs(p) for p in paths]
     threads = sum(client.nthreads().values()) or 1

@@ -4,7 +4,8 @@ A multi-file NetCDF collection (one file per day, say) is written without a dask
 each task owns whole write regions (one shard in Zarr v3, a block of chunks in v2) of one
 variable.  It reads the piece of every source file that overlaps its region into one
 preallocated buffer, one file at a time, writes the region in one call and reads it back to
-check it.  So a task holds about twice its region, whatever the layout, and no two tasks
+check it.  So a task holds about three times its region (buffer, read-back, codec
+copies), whatever the layout, and no two tasks
 touch the same shard: a task that is recomputed (a lost worker) writes the same bytes again.
 
 Where every source file packs a variable the same way (dtype, ``scale_factor``,
@@ -20,10 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ import xarray as xr
 
 from ..catalog.paths import is_url
 from ..errors import ConversionError, SourceError, ValidationError
+from .base import dask_client, on_dask_worker
 
 #: The netCDF-C and HDF5 libraries are not thread-safe: one reader at a time per process
 #: (parallel reading comes from worker processes; compression of the output still overlaps).
@@ -227,9 +227,9 @@ def parallelism() -> int:
     task, else this machine's cores."""
     import os
 
-    if _on_worker():
+    if on_dask_worker():
         return 1
-    client = _client()
+    client = dask_client()
     if client is not None:
         try:
             return max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info(n_workers=-1)["workers"].values()))
@@ -332,8 +332,7 @@ def _fmt(region: tuple[slice, ...]) -> str:
 
 # -- running the tasks ----------------------------------------------------------------------
 
-def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = None,
-              log: Callable[[str], None] | None = None) -> int:
+def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = None) -> int:
     """Run the tasks on the active dask.distributed client, else on local processes (``workers``,
     default one per core) or threads for small work; show progress.
 
@@ -343,9 +342,8 @@ def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = 
 
     progress = Progress(label, len(tasks), interval=10.0, label="convert") if len(tasks) > 1 else None
     done = total = 0
-    t0 = time.monotonic()
     try:
-        client = _client()
+        client = dask_client()
         if client is not None:
             from distributed import as_completed as dist_completed
 
@@ -369,8 +367,6 @@ def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = 
         if progress:
             progress.update(done, 0, 0, force=True)
             progress.close()
-    if log:
-        log(f"{label}: wrote {total / 2**20:.1f} MiB in {len(tasks)} regions in {time.monotonic() - t0:.1f} s")
     return total
 
 
@@ -381,7 +377,7 @@ def _run_local(tasks: Sequence[RegionTask], workers: int | None) -> Iterator[int
     import os
     from concurrent.futures import Executor, ProcessPoolExecutor
 
-    n = 1 if _on_worker() else max(1, min(len(tasks), workers or os.cpu_count() or 1))
+    n = 1 if on_dask_worker() else max(1, min(len(tasks), workers or os.cpu_count() or 1))
     pool: Executor
     if n > 1 and sum(t.nbytes for t in tasks) >= PROCESS_MIN_BYTES and \
             "fork" in multiprocessing.get_all_start_methods():
@@ -398,32 +394,6 @@ def _run_local(tasks: Sequence[RegionTask], workers: int | None) -> Iterator[int
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-
-def _on_worker() -> bool:
-    """True inside a dask worker's task (a campaign unit): its regions run there, one after another,
-    rather than as tasks of their own that the busy worker would wait for."""
-    if "distributed" not in sys.modules:  # no client or worker without it; importing it costs ~0.4 s
-        return False
-    try:
-        from distributed import get_worker
-
-        get_worker()
-        return True
-    except (ImportError, ValueError):
-        return False
-
-
-def _client() -> Any:
-    """The dask.distributed client of this (driver) process, or None."""
-    if _on_worker() or "distributed" not in sys.modules:
-        return None
-    try:
-        from distributed import get_client
-
-        return get_client()
-    except (ImportError, ValueError):
-        return None
 
 
 __all__ = ["Piece", "RegionTask", "Run", "VariablePlan", "packing", "parallelism", "plan_variable", "region_shape",

@@ -117,8 +117,10 @@ def compare_file_samples(name: str, parts: Sequence[tuple[str, xr.Dataset]], out
     having = [(f, p) for f, p in parts if name in p.variables]
     if not having:
         return 0
-    picks = sorted({0, len(having) - 1, *rng.choice(len(having), size=min(n, len(having)), replace=False).tolist()})
-    for i in picks[:max(n, 2)]:
+    middle = range(1, len(having) - 1)
+    others = rng.choice(middle, size=min(max(n - 2, 0), len(middle)), replace=False).tolist() if len(middle) else []
+    picks = sorted({0, len(having) - 1, *others})
+    for i in picks:
         path, part = having[i]
         var = part[name]
         isel, sel = {}, {}

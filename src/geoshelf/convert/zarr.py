@@ -28,7 +28,7 @@ import xarray as xr
 from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from .base import Converter, Plan
+from .base import Converter, Plan, dask_client
 from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
 from .validate import compare_datasets, compare_file_samples
 
@@ -93,19 +93,16 @@ def task_memory_budget() -> int:
     (docs/benchmarks.md, row 5).
     """
     import os
-    import sys
 
-    try:
-        if "distributed" not in sys.modules:  # no client without it (importing it costs ~0.4 s)
-            raise ImportError
-        from distributed import get_client
-
-        workers = get_client().scheduler_info(n_workers=-1)["workers"].values()
-        limits = [w["memory_limit"] / max(1, w.get("nthreads", 1)) for w in workers if w.get("memory_limit")]
-        if limits:
-            return int(min(limits) / 4)
-    except (ImportError, ValueError, KeyError, TypeError):
-        pass
+    client = dask_client(on_worker=True)
+    if client is not None:
+        try:
+            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+            limits = [w["memory_limit"] / max(1, w.get("nthreads", 1)) for w in workers if w.get("memory_limit")]
+            if limits:
+                return int(min(limits) / 4)
+        except (KeyError, TypeError, ValueError):
+            pass
     try:
         import psutil
 
@@ -132,6 +129,11 @@ def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, in
     return tuple(shard)
 
 
+def _budget(plan: Plan) -> int:
+    """Bytes one write task may hold: ``max_task_bytes`` if given, else :func:`task_memory_budget`."""
+    return int(plan.options.get("max_task_bytes") or task_memory_budget())
+
+
 def _limit_open_file_cache(n: int = 8) -> None:
     """Keep few source files open per worker: xarray caches up to 128 open files per process,
     each holding HDF5/netCDF chunk caches, which is most of a small worker's memory."""
@@ -140,16 +142,9 @@ def _limit_open_file_cache(n: int = 8) -> None:
         xr.set_options(file_cache_maxsize=n)
 
     limit()
-    try:
-        import sys
-
-        if "distributed" not in sys.modules:
-            return
-        from distributed import get_client
-
-        get_client().run(limit)
-    except (ImportError, ValueError):
-        pass
+    client = dask_client(on_worker=True)
+    if client is not None:
+        client.run(limit)
 
 
 class ZarrConverter(Converter):
@@ -225,7 +220,7 @@ class ZarrConverter(Converter):
             ds = ds[plan.options["variables"]]
         return ds, raster_name
 
-    def _encode(self, ds: xr.Dataset, plan: Plan, regions: dict[str, VariablePlan] | None = None
+    def _encode(self, ds: xr.Dataset, plan: Plan, budget: int, regions: dict[str, VariablePlan] | None = None
                 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, ...]]]:
         """Zarr encoding of every variable, and the write block (= shard in v3) of each data variable.
 
@@ -237,7 +232,6 @@ class ZarrConverter(Converter):
         opts = plan.options
         time_dim = _time_dim(ds)
         version = opts["zarr_version"]
-        budget = int(opts.get("max_task_bytes") or task_memory_budget())
         encoding: dict[str, dict[str, Any]] = {}
         blocks: dict[str, tuple[int, ...]] = {}
         for name, var in ds.variables.items():
@@ -289,7 +283,8 @@ class ZarrConverter(Converter):
         parts = plan.state["parts"]
         names = [str(n) for n, v in ds.data_vars.items() if v.ndim > 0 and v.dtype.kind in "iufb"]
         vplans = {n: plan_variable(n, ds, parts, plan.files) for n in names}
-        encoding, blocks = self._encode(ds, plan, vplans)
+        budget = _budget(plan)
+        encoding, blocks = self._encode(ds, plan, budget, vplans)
         template = ds.copy()
         for name, var in ds.variables.items():
             if name in vplans:
@@ -305,12 +300,11 @@ class ZarrConverter(Converter):
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
             template.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
                              encoding=encoding, compute=False)
-        budget = int(plan.options.get("max_task_bytes") or task_memory_budget())
         workers = parallelism()
+        tdim = _time_dim(ds)
         tasks = []
         for n, vp in vplans.items():
             var = ds[n]
-            tdim = _time_dim(ds)
             # grow regions across space first (time-major files are read once per region), then time
             order = [i for i in reversed(range(var.ndim)) if var.dims[i] != tdim] + \
                 [i for i in range(var.ndim) if var.dims[i] == tdim]
@@ -318,12 +312,12 @@ class ZarrConverter(Converter):
                                   min_regions=workers, order=order)
             tasks += region_tasks(str(path), vp, var.shape, region, plan.entry.storage_options)
         run_tasks(tasks, label=plan.entry.name)
-        plan.state["regions"] = {"variables": vplans, "blocks": blocks, "tasks": len(tasks)}
+        plan.state["regions"] = vplans
 
     def _write_dask(self, plan: Plan, ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
         """Other sources: one dask graph whose chunks are the shards (each task writes whole shards)."""
         _limit_open_file_cache()
-        encoding, blocks = self._encode(ds, plan)
+        encoding, blocks = self._encode(ds, plan, _budget(plan))
         target: dict[str, int] = {}
         for name, block in blocks.items():
             for d, n in zip(ds[name].dims, block, strict=True):
@@ -347,19 +341,18 @@ class ZarrConverter(Converter):
     def validate(self, plan: Plan, path: Path) -> str:
         src, raster = self._source(plan)
         out = self._open(path, raster=raster is not None).drop_attrs(deep=False)
-        written = plan.state.get("regions")
-        if written is None:
+        vplans = plan.state.get("regions")
+        if vplans is None:
             return self._compare(src, out, plan, where=f"{path.name}: ")
-        return self._validate_regions(plan, path, src, out, written)
+        return self._validate_regions(plan, path, src, out, vplans)
 
     def _validate_regions(self, plan: Plan, path: Path, src: xr.Dataset, out: xr.Dataset,
-                          written: dict[str, Any]) -> str:
+                          vplans: dict[str, VariablePlan]) -> str:
         """Data written region by region were compared value by value in each task
         (:func:`.shards.write_region`: every stored value read back equals the source's).  Here:
         coordinates and small variables in full, the packing that decodes the stored values,
         and decoded windows of single files located by their coordinate values."""
         where = f"{path.name}: "
-        vplans: dict[str, VariablePlan] = written["variables"]
         others = [str(v) for v in src.data_vars if v not in vplans and v != "spatial_ref"]
         how = self._compare(src, out, plan, where, variables=others)
         with warnings.catch_warnings():
