@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("name")
     cv.add_argument("--to", required=True, metavar="TARGET", help="zarr, references, cog or parquet")
     cv.add_argument("--output", metavar="PATH", help="output path (default: the shelf beside the catalog)")
-    cv.add_argument("--validate", choices=["full", "sample"], default="full")
+    cv.add_argument("--validate", choices=["full", "sample"], default="full",
+                    help="full (default): every value compared with the source; sample: coordinates in full, "
+                    "values of sampled files or blocks (recorded as such); see docs/conversions.md")
     cv.add_argument("--layout", choices=["map", "timeseries", "balanced"], help="zarr chunk layout")
     cv.add_argument("--chunks", help="explicit chunks, e.g. time=30,lat=90,lon=180")
     cv.add_argument("--zarr-version", type=int, choices=[2, 3], help="zarr format (default 3)")
