@@ -25,6 +25,7 @@ from filelock import FileLock, Timeout
 
 from ..cluster import Profile, Session, get_profile, job_script, open_session, parse_duration, settings
 from ..errors import CampaignError, ClusterError
+from ..faults import fault_point
 from .commit import commit
 from .plan import Plan, Unit, build_plan, jobs_needed, pack
 from .progress import Progress
@@ -253,6 +254,7 @@ class Driver:
         spec = self.spec
         outcomes = self.state.record(results, run_id=self.run_id, retries=spec.retries, backoff=spec.retry_backoff,
                                      backoff_max=spec.retry_backoff_max)
+        fault_point("campaign:recorded-unit")
         for r in results:
             o = outcomes.get(r["id"])
             if o is None:
@@ -367,6 +369,7 @@ def _run_locked(spec: CampaignSpec, plan: Plan, profile: Profile, *, retry_faile
                      client_threads=int(cfg.get("client-threads") or 2),
                      log_interval=parse_duration(cfg.get("log-interval", 30), "campaign.log-interval"),
                      worker_wait=parse_duration(cfg.get("worker-wait", 600), "campaign.worker-wait"))
+        fault_point("campaign:before-commit")
         changed = commit(plan.catalog_path, state.units("done"))
         if changed:
             print(f"catalog {plan.catalog_path}: recorded {len(changed)} entries", file=out, flush=True)

@@ -24,6 +24,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import CatalogError, UnsafeCatalogError
+from ..faults import fault_point
 from .model import plain_data
 
 _CORE_TAGS = frozenset(
@@ -142,6 +143,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             os.chmod(tmp, p.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)
+        fault_point("catalog:before-replace")
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

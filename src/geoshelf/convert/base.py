@@ -29,6 +29,7 @@ from filelock import FileLock, Timeout
 from ..catalog.model import Entry, Provenance, Representation
 from ..catalog.paths import FileStat, fingerprint, is_url, stat_files
 from ..errors import ConversionError, GeoshelfError, SourceError
+from ..faults import fault_point
 
 MANIFEST_NAME = ".geoshelf-manifest.json"
 
@@ -216,6 +217,7 @@ def publish(partial: Path, output: Path) -> None:
     if output.exists():
         old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:8]}")
         os.rename(output, old)
+        fault_point("publish:between-renames")
     try:
         os.rename(partial, output)
     except BaseException:
@@ -223,6 +225,7 @@ def publish(partial: Path, output: Path) -> None:
             os.rename(old, output)
         raise
     if old is not None:
+        fault_point("publish:before-removing-old")
         remove_path(old)
 
 
@@ -292,11 +295,14 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
                 partial = output.with_name(f".{output.name}.partial-{uuid.uuid4().hex[:8]}")
                 try:
                     converter.write(plan, partial)
+                    fault_point("convert:written")
                     validation = converter.validate(plan, partial)
+                    fault_point("convert:validated")
                     publish(partial, output)
                 except BaseException:
                     remove_path(partial)
                     raise
+                fault_point("convert:published")
                 write_manifest(output, stats)  # after publish: without it a rerun rebuilds, never appends
             else:
                 validation = plan.state.get("validation", validate)
