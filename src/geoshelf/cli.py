@@ -126,7 +126,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     cat = _open(args)
-    hits = cat.search(args.text, variable=args.variable, time=args.time, bbox=args.bbox, tags=args.tag)
+    facets: dict[str, list[str]] = {}
+    for item in args.facet or ():
+        if "=" not in item:
+            raise GeoshelfError(f"--facet {item!r} is not KEY=VALUE")
+        key, value = item.split("=", 1)
+        facets.setdefault(key, []).append(value)
+    hits = cat.search(args.text, variable=args.variable, time=args.time, bbox=args.bbox, tags=args.tag,
+                      standard_name=args.standard_name, long_name=args.long_name, **facets)
     if args.json:
         print(json.dumps([_entry_summary(n, e) for n, e in hits.items()], indent=2))
     else:
@@ -289,10 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("search", parents=[common], help="find entries")
     se.add_argument("text", nargs="?", help="words that must appear in name, description, tags or variables")
-    se.add_argument("--variable", help="variable name")
+    se.add_argument("--variable", action="append",
+                    help="variable name (repeatable: any of them); 're:PATTERN' for a regular expression")
+    se.add_argument("--standard-name", action="append", help="CF standard_name of a variable (repeatable, re: allowed)")
+    se.add_argument("--long-name", action="append", help="long_name of a variable (repeatable, re: allowed)")
+    se.add_argument("--facet", action="append", metavar="KEY=VALUE",
+                    help="facet value, e.g. experiment_id=historical (repeatable; same key: any of them)")
     se.add_argument("--time", help="YYYY[-MM[-DD]] or START/END")
-    se.add_argument("--bbox", help="west,south,east,north in degrees")
-    se.add_argument("--tag", action="append", help="required tag (repeatable)")
+    se.add_argument("--bbox", help="west,south,east,north in degrees (negative values work: --bbox -150,-10,-110,10)")
+    se.add_argument("--tag", action="append", help="required tag (repeatable: all of them)")
     se.add_argument("--json", action="store_true")
     se.set_defaults(func=cmd_search)
 
@@ -354,6 +366,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Options whose value may start with '-' (a negative number): ``--bbox -150,-10,-110,10``.
+_NEGATIVE_OK = frozenset({"--bbox"})
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--bbox -150,...`` -> ``--bbox=-150,...`` (argparse takes a leading '-' for an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _NEGATIVE_OK and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit():
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoshelf`` command."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -362,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(args_list))
     try:
         return int(args.func(args) or 0)
     except GeoshelfError as exc:

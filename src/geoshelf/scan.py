@@ -56,13 +56,64 @@ def _iso(value: Any) -> str:
     return str(np.datetime_as_string(np.datetime64(value, "s")))
 
 
-def describe(obj: Any) -> dict[str, Any]:
-    """Variables, dims, time range, bbox and CRS of an opened xarray object."""
+#: Global attributes recorded as search facets by default (``facets:`` in the user or site config
+#: replaces the list).  CF, CMIP and common archive conventions.
+DEFAULT_FACETS: tuple[str, ...] = (
+    "institution", "institution_id", "source", "source_id", "model", "model_id", "experiment",
+    "experiment_id", "member", "member_id", "variant_label", "realization", "frequency", "table_id",
+    "project", "project_id", "activity_id", "mip_era", "product", "domain", "grid_label", "platform",
+    "sensor", "processing_level",
+)
+#: Longer attribute values are not facets (free text such as a history belongs elsewhere).
+MAX_FACET_CHARS = 200
+
+
+def facet_names() -> tuple[str, ...]:
+    """The global attributes recorded as facets: ``facets:`` from the user config, then the site's, else the defaults."""
+    from .catalog.locate import SITE_CONFIG, read_config, user_config_path
+
+    for cfg in (user_config_path(), SITE_CONFIG):
+        value = read_config(cfg).get("facets")
+        if value is not None:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SourceError(f"{cfg}: 'facets' must be a list of attribute names")
+            return tuple(value)
+    return DEFAULT_FACETS
+
+
+def _facet_value(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text if text and len(text) <= MAX_FACET_CHARS else None
+    return None
+
+
+def describe(obj: Any, facets: Sequence[str] | None = None) -> dict[str, Any]:
+    """Variables (with long_name / standard_name / units), facets from global attributes, dims,
+    time range, bbox and CRS of an opened xarray object."""
     import xarray as xr
 
     out: dict[str, Any] = {}
     ds = obj.to_dataset(name=obj.name or "band_data") if isinstance(obj, xr.DataArray) else obj
     out["variables"] = [str(v) for v in ds.data_vars if v != "spatial_ref"]
+    vattrs: dict[str, dict[str, str]] = {}
+    for v in out["variables"]:
+        picked = {k: str(ds[v].attrs[k]) for k in ("long_name", "standard_name", "units")
+                  if isinstance(ds[v].attrs.get(k), str) and ds[v].attrs[k].strip()}
+        if picked:
+            vattrs[v] = picked
+    out["variable_attrs"] = vattrs
+    found: dict[str, str] = {}
+    for key in facet_names() if facets is None else facets:
+        if key in ds.attrs:
+            value = _facet_value(ds.attrs[key])
+            if value is not None:
+                found[key] = value
+    out["facets"] = found
     out["dims"] = {str(k): int(v) for k, v in ds.sizes.items()}
     time = next((ds[c] for c in ds.coords if c == "time" or ds[c].attrs.get("axis") == "T"
                  or ds[c].attrs.get("standard_name") == "time"), None)
@@ -165,6 +216,8 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         format=fmt,
         args=args,
         variables=meta.get("variables", []),
+        variable_attrs=meta.get("variable_attrs", {}),
+        facets={**meta.get("facets", {}), **fields.pop("facets", {})},
         dims=meta.get("dims", {}),
         time_range=meta.get("time_range"),
         bbox=meta.get("bbox"),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from geoshelf.catalog import Catalog, Entry, add_entry
 from geoshelf.catalog.search import Query, QueryError, parse_time
+from geoshelf.errors import GeoshelfError
 
 dates = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2030, 12, 31))
 
@@ -65,3 +66,142 @@ def test_time_query_forms() -> None:
             Query.build(time=bad)
     with pytest.raises(QueryError):
         Query.build(bbox="1,2,3")
+
+
+# -- lists, regular expressions, attributes, facets (intake-esm parity) --------------------------
+
+def _wind_catalog(tmp_path: Path) -> Catalog:
+    path = tmp_path / "winds.yaml"
+    rows = [
+        ("uwind", ["uwnd"], {"uwnd": {"standard_name": "eastward_wind", "long_name": "zonal wind"}},
+         {"experiment_id": "historical", "member_id": "r1i1p1f1", "source_id": "MODEL-A"}),
+        ("vwind", ["vwnd"], {"vwnd": {"standard_name": "northward_wind", "long_name": "meridional wind"}},
+         {"experiment_id": "ssp585", "member_id": "r2i1p1f1", "source_id": "MODEL-A"}),
+        ("temp", ["t2m"], {"t2m": {"standard_name": "air_temperature", "long_name": "2 m temperature"}},
+         {"experiment_id": "historical", "member_id": "r1i1p1f1", "source_id": "MODEL-B"}),
+    ]
+    for name, variables, vattrs, facets in rows:
+        add_entry(path, Entry(name=name, urlpath=f"/d/{name}.nc", variables=variables, variable_attrs=vattrs,
+                              facets=facets, time_range=("2000-01-01T00:00:00", "2000-12-31T00:00:00"),
+                              bbox=(0.0, -90.0, 360.0, 90.0)))
+    return Catalog(path)
+
+
+def test_lists_are_any_of_and_regexes_match_in_full(tmp_path: Path) -> None:
+    import re
+
+    cat = _wind_catalog(tmp_path)
+    assert set(cat.search(variable=["uwnd", "vwnd"])) == {"uwind", "vwind"}  # was [] before lists
+    assert set(cat.search(variable=("uwnd",))) == {"uwind"}
+    assert set(cat.search(variable=re.compile(r"[uv]wnd"))) == {"uwind", "vwind"}
+    assert set(cat.search(variable="re:.wnd")) == {"uwind", "vwind"}
+    assert set(cat.search(variable="re:wnd")) == set()  # full match, not a substring
+    assert set(cat.search(standard_name="re:.*_wind")) == {"uwind", "vwind"}
+    assert set(cat.search(long_name="2 m temperature")) == {"temp"}
+    assert set(cat.search("meridional")) == {"vwind"}  # free text reaches long_name
+    assert set(cat.search("northward_wind")) == {"vwind"}
+    assert set(cat.search(experiment_id="historical")) == {"uwind", "temp"}
+    assert set(cat.search(experiment_id="historical", source_id=["MODEL-B", "MODEL-C"])) == {"temp"}
+    assert set(cat.search(member_id="re:r[12]i1p1f1", variable=["uwnd", "t2m"])) == {"uwind", "temp"}
+    assert set(cat.search(no_such_facet="x")) == set()
+    with pytest.raises(QueryError, match="bad regular expression"):
+        cat.search(variable="re:(")
+    with pytest.raises(QueryError, match="empty list"):
+        cat.search(variable=[])
+
+
+def test_table_unique_and_dataset_dict(tmp_path: Path) -> None:
+    cat = _wind_catalog(tmp_path)
+    df = cat.df
+    assert list(df["name"]) == ["uwind", "vwind", "temp"]
+    assert list(df["experiment_id"]) == ["historical", "ssp585", "historical"]
+    assert df.loc[df.name == "vwind", "standard_names"].iloc[0] == ["northward_wind"]
+    u = cat.unique(["experiment_id", "variables", "source_id"])
+    assert u == {"experiment_id": ["historical", "ssp585"], "variables": ["t2m", "uwnd", "vwnd"],
+                 "source_id": ["MODEL-A", "MODEL-B"]}
+    hits = cat.search(experiment_id="historical")
+    assert list(hits.df["name"]) == ["uwind", "temp"]
+    assert hits.unique("member_id") == {"member_id": ["r1i1p1f1"]}
+    with pytest.raises(GeoshelfError, match="no column .nope."):
+        hits.unique("nope")
+
+
+def test_time_forms_are_validated() -> None:
+    import datetime as dt
+
+    assert parse_time(("2020-01", "2020-02")) == ("2020-01-01T00:00:00", "2020-02-29T23:59:59")
+    assert parse_time(("2021-02", None)) == ("2021-02-01T00:00:00", "9999-12-31T23:59:59")
+    assert parse_time("2021-02") == ("2021-02-01T00:00:00", "2021-02-28T23:59:59")
+    assert parse_time((dt.date(2020, 3, 1), dt.datetime(2020, 3, 2, 12))) == \
+        ("2020-03-01T00:00:00", "2020-03-02T12:00:00")
+    for bad in ("2020-13", "1970-02-30", "2020-00", "2020-01-01T25", ("2020",), ("2020", "2019"), 2020):
+        with pytest.raises(QueryError):
+            parse_time(bad)  # type: ignore[arg-type]
+
+
+def test_bbox_is_validated() -> None:
+    from geoshelf.catalog.search import parse_bbox
+
+    assert parse_bbox("-150,-10,-110,10") == (-150.0, -10.0, -110.0, 10.0)
+    for bad in ("0,-91,10,10", "0,0,10,95", "-190,0,10,10", "0,0,400,10", "a,b,c,d", "1,2,3", "nan,0,1,1"):
+        with pytest.raises(QueryError):
+            parse_bbox(bad)
+
+
+def test_list_search_through_the_index_equals_the_parsed_catalog(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catalogs past the index threshold search through SQLite: same answers for lists and regexes."""
+    from geoshelf.catalog import index as index_mod
+
+    monkeypatch.setenv("GEOSHELF_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setattr(index_mod, "MIN_ENTRIES", 5)
+    import geoshelf.catalog.catalog as catalog_mod
+
+    monkeypatch.setattr(catalog_mod, "INDEX_MIN_ENTRIES", 5)
+    path = tmp_path / "big.yaml"
+    names = ["uwnd", "vwnd", "t2m", "pr", "sst"]
+    for i in range(20):
+        add_entry(path, Entry(name=f"e{i}", urlpath=f"/d/{i}.nc", variables=[names[i % 5]],
+                              variable_attrs={names[i % 5]: {"long_name": f"long {names[i % 5]}"}},
+                              facets={"member_id": f"r{i % 3}"}))
+    Catalog(path)  # builds the index
+    cat = Catalog(path)
+    assert cat._index is not None
+    want = {f"e{i}" for i in range(20) if names[i % 5] in ("uwnd", "vwnd")}
+    assert set(cat.search(variable=["uwnd", "vwnd"])) == want
+    assert set(cat.search(variable="re:[uv]wnd")) == want
+    assert set(cat.search("long uwnd")) == {f"e{i}" for i in range(20) if i % 5 == 0}
+    assert set(cat.search(member_id=["r0", "r2"], variable="pr")) == {f"e{i}" for i in range(20)
+                                                                      if i % 5 == 3 and i % 3 in (0, 2)}
+
+
+def test_scan_records_variable_attributes_and_facets(tmp_path: Path, data_copy: dict[str, list[Path]]) -> None:
+    from geoshelf.scan import scan
+
+    path = tmp_path / "c.yaml"
+    add_entry(path, scan([str(f) for f in data_copy["sst"]], "sst", catalog_dir=str(tmp_path)))
+    cat = Catalog(path)
+    e = cat["sst"]
+    assert e.variable_attrs["sst"]["standard_name"] == "sea_surface_temperature"
+    assert e.facets["institution"] == "geoshelf demo"
+    assert set(cat.search(standard_name="sea_surface_temperature")) == {"sst"}
+    assert set(cat.search(institution="geoshelf demo")) == {"sst"}
+    ds = cat.search(standard_name="sea_surface_temperature").to_dataset_dict()
+    assert list(ds) == ["sst"] and ds["sst"]["sst"].shape[0] == len(data_copy["sst"])
+
+
+def test_cli_search_negative_bbox_lists_and_bad_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from geoshelf.cli import main
+
+    cat = _wind_catalog(tmp_path)
+    args = ["search", "--json", "--catalog", str(cat.path)]
+    assert main([*args, "--bbox", "-150,-10,-110,10", "--variable", "uwnd", "--variable", "vwnd"]) == 0
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["uwind", "vwind"]
+    assert main([*args, "--facet", "experiment_id=historical", "--standard-name", "re:.*wind"]) == 0
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["uwind"]
+    for bad in (["--time", "2020-13"], ["--time", "1970-02-30"], ["--bbox", "0,-100,10,10"], ["--facet", "nokv"]):
+        assert main([*args, *bad]) != 0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("geoshelf: error:"), err

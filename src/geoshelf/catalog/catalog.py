@@ -22,6 +22,7 @@ from .index import build as build_index
 from .model import ALLOWED_DRIVERS, Entry, plain_data
 from .paths import resolve
 from .search import Query
+from .table import entries_frame, unique_values
 from .yamlio import edit_catalog, read_text
 
 try:  # libyaml is much faster; both are safe loaders
@@ -225,14 +226,33 @@ class Catalog:
         """The entries of this file (not of included catalogs)."""
         return [e for e in (self[n] for n in self._raw) if isinstance(e, Entry)]
 
-    def search(self, text: str | None = None, *, variable: str | None = None, time: str | None = None,
-               bbox: str | Sequence[float] | None = None, tags: str | Sequence[str] | None = None) -> SearchResult:
+    def search(self, text: str | None = None, *, variable: Any = None, time: Any = None,
+               bbox: str | Sequence[float] | None = None, tags: str | Sequence[str] | None = None,
+               standard_name: Any = None, long_name: Any = None, **facets: Any) -> SearchResult:
         """Entries matching every given criterion (included catalogs searched too).
 
-        ``time`` is ``YYYY[-MM[-DD]]`` or ``START/END``; ``bbox`` is west,south,east,north.
+        ``variable``, ``standard_name``, ``long_name`` and facets (``experiment="historical"``)
+        take one value or a list (any of them), exact or a regular expression (``re.compile`` or
+        ``"re:PATTERN"``); ``time`` is ``YYYY[-MM[-DD]]``, ``START/END`` or a ``(start, end)``
+        tuple; ``bbox`` is west,south,east,north; ``tags`` are all required.
+        See :mod:`geoshelf.catalog.search`.
         """
-        query = Query.build(text, variable, time, bbox, tags)
+        query = Query.build(text, variable, time, bbox, tags, standard_name=standard_name,
+                            long_name=long_name, facets=facets)
         return SearchResult(self._search(query))
+
+    @property
+    def df(self) -> Any:
+        """A pandas table of every entry (included catalogs expanded) and its facets, like intake-esm's."""
+        return entries_frame(self.walk())
+
+    def unique(self, columns: str | Sequence[str] | None = None) -> dict[str, list[Any]]:
+        """The distinct values of each column of :attr:`df` (list columns flattened), like intake-esm's."""
+        return unique_values(self.df, columns)
+
+    def to_dataset_dict(self, **kwargs: Any) -> dict[str, Any]:
+        """Every entry opened lazily: ``{qualified name: entry.to_dask(**kwargs)}``."""
+        return {name: entry.to_dask(**kwargs) for name, entry in self.walk()}
 
     def _search(self, query: Query, prefix: str = "") -> dict[str, Entry]:
         if self._index is None:
@@ -283,7 +303,21 @@ class Catalog:
 
 
 class SearchResult(dict):  # type: ignore[type-arg]
-    """Search hits by qualified name; attribute access like a catalog."""
+    """Search hits by qualified name; attribute access like a catalog; ``df``, ``unique()`` and
+    ``to_dataset_dict()`` like an intake-esm search result."""
+
+    @property
+    def df(self) -> Any:
+        """A pandas table of the hits and their facets."""
+        return entries_frame(self.items())
+
+    def unique(self, columns: str | Sequence[str] | None = None) -> dict[str, list[Any]]:
+        """The distinct values of each column of :attr:`df`."""
+        return unique_values(self.df, columns)
+
+    def to_dataset_dict(self, **kwargs: Any) -> dict[str, Any]:
+        """Every hit opened lazily: ``{qualified name: entry.to_dask(**kwargs)}``."""
+        return {name: entry.to_dask(**kwargs) for name, entry in self.items()}
 
     def __getattr__(self, name: str) -> Entry:
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .search import Query
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 #: Catalogs with fewer entries are just parsed (an index would not pay off).
 MIN_ENTRIES = 500
 
@@ -102,8 +102,16 @@ def _row(pos: int, name: Any, src: dict[str, Any]) -> tuple[Any, ...]:
     bb = geo.get("bbox") or [None] * 4
     variables = [str(v) for v in geo.get("variables") or []]
     tags = [str(t).lower() for t in geo.get("tags") or []]
+    extra: list[str] = []
+    vattrs = geo.get("variable_attrs")
+    if isinstance(vattrs, dict):
+        extra += [str(a.get(k)) for a in vattrs.values() if isinstance(a, dict)
+                  for k in ("long_name", "standard_name") if a.get(k)]
+    facets = geo.get("facets")
+    if isinstance(facets, dict):
+        extra += [str(x) for v in facets.values() for x in (v if isinstance(v, list) else [v])]
     hay = " ".join([str(name), str(src.get("description") or ""), " ".join(tags), " ".join(variables),
-                    str(geo.get("contact") or "")]).lower()
+                    str(geo.get("contact") or ""), *extra]).lower()
     return (pos, str(name), str(src.get("driver")), hay, "|" + "|".join(variables) + "|",
             "|" + "|".join(tags) + "|", _iso(tr[0]), _iso(tr[1]), *[_num(x) for x in bb[:4]],
             json.dumps(src, default=str))
@@ -194,9 +202,9 @@ class Index(Mapping[str, dict[str, Any]]):
             for word in q.text.split():
                 where.append("instr(hay, ?) > 0")
                 args.append(word)
-        if q.variable:
-            where.append("instr(variables, ?) > 0")
-            args.append(f"|{q.variable}|")
+        if q.variable and not q.variable.patterns:  # exact names only: any of them
+            where.append("(" + " OR ".join("instr(variables, ?) > 0" for _ in q.variable.exact) + ")")
+            args += [f"|{v}|" for v in sorted(q.variable.exact)]
         for tag in q.tags:
             where.append("instr(tags, ?) > 0")
             args.append(f"|{tag}|")

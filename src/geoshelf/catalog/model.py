@@ -124,6 +124,11 @@ class Entry:
     #: Opener keyword arguments kept in ``args`` (e.g. xarray_kwargs, storage_options).
     args: dict[str, Any] = field(default_factory=dict)
     variables: list[str] = field(default_factory=list)
+    #: Per variable: its ``long_name``, ``standard_name`` and ``units`` (searchable).
+    variable_attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Search facets taken from the data's global attributes at ``add`` (e.g. model, experiment,
+    #: member, frequency; the list is configurable) or written by a person.
+    facets: dict[str, Any] = field(default_factory=dict)
     dims: dict[str, int] = field(default_factory=dict)
     #: ISO timestamps of the first and last time step.
     time_range: tuple[str, str] | None = None
@@ -222,6 +227,10 @@ class Entry:
         geo: dict[str, Any] = {"format": self.format}
         if self.variables:
             geo["variables"] = list(self.variables)
+        if self.variable_attrs:
+            geo["variable_attrs"] = {k: dict(v) for k, v in self.variable_attrs.items()}
+        if self.facets:
+            geo["facets"] = dict(self.facets)
         if self.dims:
             geo["dims"] = dict(self.dims)
         if self.time_range:
@@ -259,7 +268,7 @@ class Entry:
         metadata = dict(plain_data(data.get("metadata") or {}))
         geo = dict(metadata.pop("geoshelf", None) or {})
         known = {
-            "format", "variables", "dims", "time_range", "bbox", "crs", "bytes", "files",
+            "format", "variables", "variable_attrs", "facets", "dims", "time_range", "bbox", "crs", "bytes", "files",
             "fingerprint", "tags", "contact", "license", "representations",
         }
         driver = str(data.get("driver", ""))
@@ -274,6 +283,8 @@ class Entry:
             format=str(fmt),
             args=args,
             variables=[str(v) for v in geo.get("variables") or []],
+            variable_attrs=_variable_attrs(geo.get("variable_attrs")),
+            facets=_facets(geo.get("facets")),
             dims={str(k): int(v) for k, v in (geo.get("dims") or {}).items()},
             time_range=(str(tr[0]), str(tr[1])) if tr else None,
             bbox=tuple(float(x) for x in bb) if bb else None,  # type: ignore[arg-type]
@@ -289,6 +300,30 @@ class Entry:
             extra_geoshelf={k: v for k, v in geo.items() if k not in known},
             catalog_dir=catalog_dir,
         )
+
+
+def _variable_attrs(value: Any) -> dict[str, dict[str, str]]:
+    if not value:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError("variable_attrs must map variable names to mappings of attributes")
+    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
+
+
+def _facets(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("facets must be a mapping of facet names to values")
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if isinstance(v, (list, tuple)):
+            out[str(k)] = [str(x) for x in v]
+        elif isinstance(v, dict):
+            raise ValueError(f"facet {k!r} must be a value or a list of values")
+        else:
+            out[str(k)] = str(v)
+    return out
 
 
 def _first(urlpath: str | list[str]) -> str:
