@@ -1,10 +1,14 @@
-"""Cluster profiles: ``local`` | ``slurm`` | ``pbs`` -> a ``dask.distributed`` Client.
+"""Cluster profiles: ``local`` | ``slurm`` | ``pbs`` | ``gateway`` -> a ``dask.distributed`` Client.
 
-A profile is data: the merged site configuration (``geoshelf.yaml`` defaults, then the
-site/user config file, then ``GEOSHELF_*`` environment variables, then explicit overrides)
-for one kind of cluster.  :func:`make_cluster` turns it into a ``LocalCluster``, a
-``dask_jobqueue.SLURMCluster`` or a ``PBSCluster``; nothing is submitted until the
-cluster scales.  :func:`open_session` adds what a campaign needs on a batch system:
+A profile is data: the merged site configuration for one kind of cluster.  Precedence, lowest
+first: the packaged ``geoshelf.yaml`` defaults, then the site's dask-jobqueue configuration
+(``jobqueue.<slurm|pbs>.*`` from dask's config files or ``DASK_JOBQUEUE__*``: an HPC centre's
+existing ``jobqueue.yaml`` applies), then geoshelf's own layers (a ``geoshelf:`` section in dask's
+config, the site and user config files, ``GEOSHELF_*`` environment variables), then explicit
+overrides.  :func:`make_cluster` turns it into a ``LocalCluster``, a
+``dask_jobqueue.SLURMCluster`` / ``PBSCluster`` or a dask-gateway cluster; nothing is submitted
+until the cluster scales.  :func:`client` is the one call a notebook needs;
+:func:`open_session` adds what a campaign needs on a batch system:
 
 * adaptive scaling between 0 and ``max-jobs`` concurrent jobs;
 * workers that retire before the walltime (``--lifetime`` / ``--lifetime-stagger``),
@@ -37,7 +41,17 @@ import yaml
 
 from .errors import ClusterError
 
-PROFILES: tuple[str, ...] = ("local", "slurm", "pbs")
+PROFILES: tuple[str, ...] = ("local", "slurm", "pbs", "gateway")
+#: Profiles that submit jobs to a batch scheduler through dask-jobqueue.
+BATCH_PROFILES: frozenset[str] = frozenset({"slurm", "pbs"})
+#: dask-jobqueue settings a site's ``jobqueue.yaml`` may give, and the geoshelf key each fills.
+JOBQUEUE_KEYS: dict[str, str] = {
+    "cores": "cores", "processes": "processes", "memory": "memory", "walltime": "walltime",
+    "queue": "queue", "account": "account", "job-extra-directives": "job-extra-directives",
+    "job-directives-skip": "job-directives-skip", "job-script-prologue": "job-script-prologue",
+    "python": "python", "interface": "interface", "local-directory": "scratch",
+    "log-directory": "log-directory", "death-timeout": "death-timeout", "resource-spec": "resource-spec",
+}
 ENV_PREFIX = "GEOSHELF_"
 DEFAULTS_FILE = Path(__file__).with_name("geoshelf.yaml")
 #: Settings that are plain durations ("10m", "2s", or seconds as a number).
@@ -94,15 +108,53 @@ def collect_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return out
 
 
+def _changed(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of ``values`` that differ from ``defaults`` (dask's config holds the packaged defaults
+    too: only what a dask config file or ``dask.config.set`` changed is a layer of its own)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        base = defaults.get(key)
+        if isinstance(value, Mapping) and isinstance(base, Mapping):
+            sub = _changed(value, base)
+            if sub:
+                out[key] = sub
+        elif key not in defaults or value != base:
+            out[key] = value
+    return out
+
+
+def site_jobqueue(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The site's own dask-jobqueue settings as geoshelf ``cluster:`` keys.
+
+    Read from dask's configuration files and ``DASK_JOBQUEUE__*`` variables only, never from
+    dask-jobqueue's packaged defaults (those would otherwise beat geoshelf's).
+    """
+    try:
+        collected = dask.config.collect(paths=dask.config.paths, env=dict(os.environ if environ is None else environ))
+    except Exception as exc:  # noqa: BLE001 - a broken dask config file: say which
+        raise ClusterError(f"dask configuration: cannot read: {' '.join(str(exc).split())[:300]}") from None
+    jq = _canon(collected.get("jobqueue") or {})
+    out: dict[str, Any] = {}
+    for kind in sorted(BATCH_PROFILES):
+        section = jq.get(kind)
+        if isinstance(section, Mapping):
+            picked = {JOBQUEUE_KEYS[k]: v for k, v in section.items() if k in JOBQUEUE_KEYS and v is not None}
+            if picked:
+                out[kind] = picked
+    return {"cluster": out} if out else {}
+
+
 def settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The merged ``cluster:`` and ``campaign:`` settings.
 
-    package defaults < dask config ``geoshelf:`` < site file < user file < ``GEOSHELF_*`` env.
+    package defaults < the site's ``jobqueue.<scheduler>.*`` < dask config ``geoshelf:`` < site file
+    < user file < ``GEOSHELF_*`` env.
     """
     from .catalog.locate import SITE_CONFIG, read_config, user_config_path
     from .errors import CatalogError
 
-    layers: list[dict[str, Any]] = [package_defaults(), _canon(dask.config.get("geoshelf", {}) or {})]
+    layers: list[dict[str, Any]] = [package_defaults(), site_jobqueue(environ),
+                                    _changed(_canon(dask.config.get("geoshelf", {}) or {}), package_defaults())]
     for path in (SITE_CONFIG, user_config_path()):
         try:
             data = read_config(path)
@@ -148,7 +200,7 @@ def parse_walltime(value: Any) -> float:
 class Profile:
     """One cluster profile: its kind and merged settings (kebab-case keys)."""
 
-    #: "local", "slurm" or "pbs".
+    #: "local", "slurm", "pbs" or "gateway".
     kind: str
     #: The profile's settings after every configuration layer and override.
     settings: dict[str, Any] = field(default_factory=dict)
@@ -156,29 +208,35 @@ class Profile:
     @property
     def batch(self) -> bool:
         """True for profiles that submit jobs to a batch scheduler."""
-        return self.kind != "local"
+        return self.kind in BATCH_PROFILES
 
     @property
     def max_jobs(self) -> int:
-        """Cap on concurrent scheduler jobs (0 for local)."""
+        """Cap on concurrent scheduler jobs (0 for local and gateway)."""
         return int(self.settings.get("max-jobs") or 0) if self.batch else 0
 
     @property
     def workers_per_job(self) -> int:
-        """Dask worker processes per job (for local: the number of workers)."""
+        """Dask worker processes per job (for local: the number of workers; gateway: 1)."""
         if self.batch:
             return int(self.settings["processes"])
+        if self.kind == "gateway":
+            return 1
         return int(self.settings.get("n-workers") or os.cpu_count() or 1)
 
     @property
     def threads_per_worker(self) -> int:
         if self.batch:
             return max(1, int(self.settings["cores"]) // int(self.settings["processes"]))
+        if self.kind == "gateway":
+            return int((self.settings.get("cluster-options") or {}).get("worker_cores") or 1)
         return int(self.settings.get("threads-per-worker") or 1)
 
     @property
     def max_workers(self) -> int:
         """Worker processes at full scale."""
+        if self.kind == "gateway":
+            return int(self.settings["max-workers"])
         return self.max_jobs * self.workers_per_job if self.batch else self.workers_per_job
 
     def lifetime(self) -> tuple[float, float]:
@@ -233,6 +291,20 @@ def _check_profile(kind: str, s: dict[str, Any]) -> None:
     if kind == "local":
         positive_int("n-workers", allow_none=True)
         positive_int("threads-per-worker")
+        return
+    if kind == "gateway":
+        address = s.get("address")
+        if not address or not isinstance(address, str) or not address.startswith(("http://", "https://")):
+            raise ClusterError(
+                f"gateway: address {address!r} is not the http(s) URL of a dask-gateway server; set "
+                "cluster.gateway.address in the user config or GEOSHELF_CLUSTER__GATEWAY__ADDRESS"
+            )
+        positive_int("max-workers")
+        if s.get("auth") not in (None, "basic", "kerberos", "jupyterhub"):
+            raise ClusterError(f"gateway: auth {s.get('auth')!r} is not one of basic, kerberos, jupyterhub")
+        if not isinstance(s.get("cluster-options") or {}, Mapping):
+            raise ClusterError("gateway: cluster-options must be a mapping of dask-gateway cluster options")
+        parse_duration(s.get("worker-wait", "10m"), "worker-wait")
         return
     for key in ("cores", "processes", "max-jobs"):
         positive_int(key)
@@ -347,6 +419,8 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
                             local_directory=os.path.expandvars(scratch) if scratch else None,
                             dashboard_address=s.get("dashboard-address") or ":8787",
                             silence_logs=logging.ERROR)
+    if profile.kind == "gateway":
+        return _gateway_cluster(profile)
     import dask_jobqueue
 
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
@@ -357,6 +431,69 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
         return cls(silence_logs="error", **kwargs)
     except (ValueError, OSError) as exc:
         raise ClusterError(f"{profile.kind}: cannot set up the cluster: {' '.join(str(exc).split())}") from None
+
+
+def _gateway_auth(s: Mapping[str, Any]) -> Any:
+    from dask_gateway import BasicAuth, JupyterHubAuth, KerberosAuth
+
+    kind = s.get("auth")
+    if kind == "basic":
+        return BasicAuth(username=s.get("username") or None, password=os.environ.get("DASK_GATEWAY_PASSWORD"))
+    if kind == "kerberos":
+        return KerberosAuth()
+    if kind == "jupyterhub":
+        return JupyterHubAuth(api_token=os.environ.get("JUPYTERHUB_API_TOKEN"))
+    return None  # dask-gateway's own configuration (gateway.auth) decides
+
+
+def _gateway_cluster(profile: Profile) -> Any:
+    """A new cluster on the configured dask-gateway server (one line on any failure)."""
+    try:
+        from dask_gateway import Gateway
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ClusterError("gateway: the dask-gateway client library is not installed") from None
+    s = profile.settings
+    try:
+        gateway = Gateway(address=s["address"], proxy_address=s.get("proxy-address") or None, auth=_gateway_auth(s))
+        options = dict(s.get("cluster-options") or {})
+        return gateway.new_cluster(**options) if options else gateway.new_cluster()
+    except Exception as exc:  # noqa: BLE001 - aiohttp / gateway errors of many kinds
+        raise ClusterError(f"gateway: cannot start a cluster at {s['address']}: "
+                           f"{' '.join(str(exc).split())[:300] or type(exc).__name__}") from None
+
+
+def _adapt(profile: Profile, cluster: Any) -> None:
+    """Adaptive scaling: batch jobs 0..max-jobs, gateway workers 0..max-workers."""
+    if profile.batch:
+        wait = parse_duration(profile.settings["scale-down-wait"], "scale-down-wait")
+        cluster.adapt(minimum_jobs=0, maximum_jobs=profile.max_jobs, interval="1s",
+                      wait_count=max(1, int(math.ceil(wait))))
+    elif profile.kind == "gateway":
+        cluster.adapt(minimum=int(profile.settings.get("min-workers") or 0), maximum=profile.max_workers)
+
+
+def client(profile: str | None = None, **overrides: Any) -> Any:
+    """A Dask client on a cluster of the named profile, the same profiles campaigns use.
+
+    ``client("local")`` starts a LocalCluster; ``"slurm"`` / ``"pbs"`` a dask-jobqueue cluster
+    scaling adaptively between 0 and ``max-jobs`` jobs; ``"gateway"`` a dask-gateway cluster
+    scaling between ``min-workers`` and ``max-workers``.  ``overrides`` are that profile's
+    settings (``client("slurm", queue="short", max_jobs=2)``).  The client becomes the default;
+    ``client.cluster.close()`` releases the cluster (it also goes when the process exits).
+    """
+    from distributed import Client
+
+    prof = get_profile(profile, overrides)
+    ledger = JobLedger(parse_duration(prof.settings["submit-interval"], "submit-interval")) if prof.batch else None
+    cluster = make_cluster(prof, ledger=ledger)
+    try:
+        cl = Client(cluster, set_as_default=True)
+        _adapt(prof, cluster)
+    except Exception:
+        with contextlib.suppress(Exception):
+            cluster.close()
+        raise
+    return cl
 
 
 def job_script(profile: Profile) -> str | None:
@@ -421,10 +558,7 @@ def open_session(profile: Profile) -> Iterator[Session]:
     client = None
     try:
         client = Client(cluster, set_as_default=True)
-        if profile.batch:
-            wait = parse_duration(profile.settings["scale-down-wait"], "scale-down-wait")
-            cluster.adapt(minimum_jobs=0, maximum_jobs=profile.max_jobs, interval="1s",
-                          wait_count=max(1, int(math.ceil(wait))))
+        _adapt(profile, cluster)
         yield Session(profile=profile, cluster=cluster, client=client, ledger=ledger)
     finally:
         if client is not None:
@@ -434,5 +568,6 @@ def open_session(profile: Profile) -> Iterator[Session]:
             cluster.close()
 
 
-__all__ = ["PROFILES", "JobLedger", "Profile", "Session", "collect_env", "get_profile", "job_script",
-           "jobqueue_kwargs", "make_cluster", "open_session", "parse_duration", "parse_walltime", "settings"]
+__all__ = ["BATCH_PROFILES", "PROFILES", "JobLedger", "Profile", "Session", "client", "collect_env", "get_profile",
+           "job_script", "jobqueue_kwargs", "make_cluster", "open_session", "parse_duration", "parse_walltime",
+           "settings", "site_jobqueue"]

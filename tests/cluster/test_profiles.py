@@ -109,7 +109,7 @@ def test_config_is_merged_into_dask_config() -> None:
 
 
 @pytest.mark.parametrize(("kind", "overrides", "message"), [
-    ("lsf", {}, "unknown cluster profile 'lsf' (profiles: local, slurm, pbs)"),
+    ("lsf", {}, "unknown cluster profile 'lsf' (profiles: local, slurm, pbs, gateway)"),
     ("pbs", {"queeu": "x"}, "cluster profile 'pbs' has no setting 'queeu' (did you mean 'queue'?)"),
     ("pbs", {"cores": 0}, "pbs: cores must be a positive integer, not 0"),
     ("pbs", {"memory": "lots"}, "pbs: memory 'lots' is not a size (e.g. '4GiB')"),
@@ -131,3 +131,65 @@ def test_walltime_formats() -> None:
     assert parse_walltime("30:00") == 1800
     assert Profile(kind="slurm", settings={**get_profile("slurm").settings, "walltime": "2:00:00"}).lifetime() == \
         (7200 - 600 - 120, 120)
+
+
+def _profile_in_subprocess(tmp_path: Path, code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter (dask reads DASK_CONFIG at import) and return its stdout."""
+    import os
+    import subprocess
+
+    full_env = {k: v for k, v in os.environ.items() if not (k.startswith("GEOSHELF_") or k.startswith("DASK_"))}
+    full_env.update(GEOSHELF_CONFIG=str(tmp_path / "user.yaml"), **env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_a_sites_jobqueue_yaml_applies_below_geoshelf_config_and_arguments(tmp_path: Path) -> None:
+    """explicit arguments > geoshelf user/site config > the site's jobqueue.yaml > packaged defaults."""
+    dask_dir = tmp_path / "dask"
+    dask_dir.mkdir()
+    (dask_dir / "jobqueue.yaml").write_text(
+        "jobqueue:\n  slurm:\n    cores: 16\n    processes: 4\n    memory: 96GiB\n    walltime: '04:00:00'\n"
+        "    queue: long\n    account: site-acct\n    local-directory: /scratch/local\n"
+        "  pbs:\n    cores: 12\n    memory: 48GiB\n    resource-spec: select=1:ncpus=12:mem=48GB:model=bro\n")
+    code = ("from geoshelf.cluster import get_profile, job_script\n"
+            "import json, sys\n"
+            "p = get_profile('slurm', json.loads(sys.argv[1]) if len(sys.argv) > 1 else None)\n"
+            "print(json.dumps({k: p.settings[k] for k in ('cores', 'processes', 'memory', 'walltime', 'queue',"
+            " 'account', 'scratch')}))\n"
+            "print(json.dumps(list(p.lifetime())))\n"
+            "print(job_script(p))\n"
+            "q = get_profile('pbs')\n"
+            "print(job_script(q))\n")
+    import json
+
+    out = _profile_in_subprocess(tmp_path, code, DASK_CONFIG=str(dask_dir))
+    first, life, *script = out.splitlines()
+    assert json.loads(first) == {"cores": 16, "processes": 4, "memory": "96GiB", "walltime": "04:00:00",
+                                 "queue": "long", "account": "site-acct", "scratch": "/scratch/local"}
+    assert json.loads(life)[0] == 4 * 3600 - 600 - 120  # the lifetime follows the site's walltime
+    text = "\n".join(script)
+    assert "#SBATCH -p long" in text and "#SBATCH -A site-acct" in text and "#SBATCH -t 04:00:00" in text
+    assert "#SBATCH --cpus-per-task=16" in text
+    assert "#PBS -l select=1:ncpus=12:mem=48GB:model=bro" in text
+    # the geoshelf user config beats the site's jobqueue.yaml; DASK_JOBQUEUE__ variables count as the site's
+    (tmp_path / "user.yaml").write_text("cluster:\n  slurm:\n    cores: 8\n    processes: 2\n")
+    out = _profile_in_subprocess(tmp_path, code, DASK_CONFIG=str(dask_dir), DASK_JOBQUEUE__SLURM__QUEUE="express")
+    got = json.loads(out.splitlines()[0])
+    assert (got["cores"], got["processes"], got["memory"], got["queue"]) == (8, 2, "96GiB", "express")
+    # an explicit argument beats everything
+    code_arg = code.replace("import json, sys\n", "import json, sys\nsys.argv = ['x', '{\"cores\": 2, \"processes\": 1}']\n")
+    got = json.loads(_profile_in_subprocess(tmp_path, code_arg, DASK_CONFIG=str(dask_dir)).splitlines()[0])
+    assert (got["cores"], got["processes"], got["queue"]) == (2, 1, "long")
+
+
+def test_dask_jobqueues_own_defaults_do_not_beat_geoshelfs(tmp_path: Path) -> None:
+    """dask-jobqueue ships walltime 00:30:00; with no site file, geoshelf's packaged 01:00:00 applies."""
+    import json
+
+    code = ("import dask_jobqueue, json\nfrom geoshelf.cluster import get_profile\n"
+            "p = get_profile('slurm')\nprint(json.dumps([p.settings['walltime'], p.settings['cores']]))\n")
+    empty = tmp_path / "empty-dask"
+    empty.mkdir()
+    assert json.loads(_profile_in_subprocess(tmp_path, code, DASK_CONFIG=str(empty))) == ["01:00:00", 1]

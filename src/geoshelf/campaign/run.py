@@ -111,6 +111,10 @@ def describe_plan(plan: Plan, profile: Profile, *, state_counts: dict[str, int] 
                      f"{s['walltime']}, {profile.workers_per_job} worker(s) x {profile.threads_per_worker} thread(s)")
         lines.append(f"  workers retire after {life:.0f}s +/- {stagger:.0f}s (before the walltime); "
                      f"submissions at least {s['submit-interval']} apart")
+    elif profile.kind == "gateway":
+        lines.append(f"  cluster: gateway: a dask-gateway cluster at {profile.settings['address']}, adaptive "
+                     f"{profile.settings.get('min-workers') or 0}..{profile.max_workers} workers; no scheduler jobs "
+                     "submitted by geoshelf")
     else:
         lines.append(f"  cluster: local: {profile.workers_per_job} worker process(es) x "
                      f"{profile.threads_per_worker} thread(s) on this machine; no scheduler jobs")
@@ -398,6 +402,7 @@ def _execute(spec: CampaignSpec, plan: Plan, profile: Profile, state: State, row
         with _sigterm_as_interrupt(), open_session(profile) as session:
             state.update_run(run_id, dashboard=session.dashboard)
             where = (f"{profile.kind}, at most {profile.max_jobs} jobs" if profile.batch
+                     else f"gateway, at most {profile.max_workers} workers" if profile.kind == "gateway"
                      else f"local, {profile.workers_per_job} workers")
             print(f"cluster: {where}; dashboard: {session.dashboard}", file=out, flush=True)
             driver = Driver(plan, state, session, run_id, progress, client_threads=client_threads,
