@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=lambda a: __import__("geoshelf.bench", fromlist=["main"]).main(a.bench_args))
 
+    from .stac.cli import add_stac_commands
+
+    add_stac_commands(sub, common)
     try:
         from .campaign.cli import add_campaign_commands
     except ImportError as exc:  # a broken campaign install must not break the catalog commands

@@ -136,6 +136,8 @@ def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
     if fmt in ("csv", "parquet"):
         return open_table(files, fmt, storage_options=storage_options, **kwargs)
     if fmt == "zarr":
-        return xr.open_zarr(files[0], chunks=chunks if chunks is not None else {}, storage_options=storage_options,
+        # zarr refuses storage options for a local path (even empty ones): an existing local store is an entry too
+        return xr.open_zarr(files[0], chunks=chunks if chunks is not None else {},
+                            storage_options=storage_options if is_url(files[0]) else None,
                             **kwargs)
     raise SourceError(f"{files[0]}: unsupported format {fmt!r}")
