@@ -201,33 +201,59 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from .catalog import Catalog
     from .convert import convert_entry
+    from .registry import get_target
 
+    target = get_target(args.to)
+    texts = _kv_text(args.option, "--option")
+    for name in args.target_options:  # the generated flags: --layout, --zarr-version, ...
+        value = getattr(args, f"opt_{name}", None)
+        if value is not None:
+            if name in texts:
+                raise GeoshelfError(f"option {name!r} given twice (--{name.replace('_', '-')} and --option)")
+            texts[name] = value
+    options = target.parse_options(texts)  # unknown, ill-typed or not this target's: refused here
     path = _catalog_path(args)
     entry = Catalog(path)[args.name]
-    options = _kv(args.option, "--option")
-    for key in ("layout", "variable", "store", "profile", "partition"):
-        if getattr(args, key, None) is not None:
-            options[key] = getattr(args, key)
-    if args.chunks:
-        options["chunks"] = _parse_chunks(args.chunks)
-    if args.zarr_version is not None:
-        options["zarr_version"] = args.zarr_version
     outcome = convert_entry(entry, args.to, catalog_path=path, output=args.output, validate=args.validate, **options)
     print(outcome.message)
     return 0
 
 
-def _parse_chunks(text: str) -> dict[str, int]:
-    out = {}
-    for part in text.split(","):
-        if "=" not in part:
-            raise GeoshelfError(f"--chunks {text!r}: expected DIM=SIZE[,DIM=SIZE...]")
-        k, v = part.split("=", 1)
-        try:
-            out[k.strip()] = int(v)
-        except ValueError:
-            raise GeoshelfError(f"--chunks {text!r}: size of {k.strip()!r} is not an integer") from None
+def _kv_text(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise GeoshelfError(f"{what} {item!r} is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
     return out
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option declared by the installed targets (``--layout`` ...); an option several
+    targets declare is one flag, its help naming each.  Values are checked by the chosen target."""
+    from .registry import list_targets
+
+    declared: dict[str, list[tuple[str, Any]]] = {}
+    for name, cls in list_targets().items():
+        for opt in cls.options:
+            declared.setdefault(opt.name, []).append((name, opt))
+    reserved = {"--to", "--output", "--validate", "--option", "--catalog", "--help"}
+    names = []
+    group = parser.add_argument_group("target options (generated from the installed targets)")
+    for opt_name, uses in declared.items():
+        first = uses[0][1]
+        if first.flag in reserved:
+            continue  # reachable as --option NAME=VALUE
+        helps = {o.help for _t, o in uses}
+        owners = ", ".join(t for t, _o in uses)
+        text = f"{first.help} [{owners}]" if len(helps) == 1 else "; ".join(f"{t}: {o.help}" for t, o in uses)
+        choices = {o.choices for _t, o in uses}
+        metavar = first.metavar or (("{" + ",".join(map(str, first.choices)) + "}") if first.choices and
+                                    len(choices) == 1 else opt_name.upper())
+        group.add_argument(first.flag, dest=f"opt_{opt_name}", metavar=metavar, help=text.replace("%", "%%"))
+        names.append(opt_name)
+    parser.set_defaults(target_options=names)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -261,9 +287,11 @@ def _progress(label: str) -> Any:
 
 # -- parser ----------------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``geoshelf``."""
+def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of ``geoshelf``.  ``target_options``: add ``convert``'s flags generated
+    from the installed targets (imports every target: about a second, so only when needed)."""
     from . import __version__
+    from .registry import target_names
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--catalog", metavar="FILE",
@@ -310,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     op = sub.add_parser("open", parents=[common], help="open an entry lazily and print it")
     op.add_argument("name")
-    op.add_argument("--representation", choices=["original", "zarr", "references", "cog", "parquet"])
+    op.add_argument("--representation", choices=["original", *target_names()],
+                    help="open this representation (default: the best one that is not stale)")
     op.set_defaults(func=cmd_open)
 
     li = sub.add_parser("lint", parents=[common], help="check the catalog")
@@ -329,20 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     cv = sub.add_parser("convert", parents=[common], help="convert an entry to a cloud-optimized copy")
     cv.add_argument("name")
-    cv.add_argument("--to", required=True, metavar="TARGET", help="zarr, references, cog or parquet")
+    cv.add_argument("--to", required=True, choices=target_names(), metavar="TARGET",
+                    help=f"the target: {', '.join(target_names())} (the installed ones)")
     cv.add_argument("--output", metavar="PATH", help="output path (default: the shelf beside the catalog)")
     cv.add_argument("--validate", choices=["full", "sample"], default="full",
                     help="full (default): every value compared with the source; sample: coordinates in full, "
                     "values of sampled files or blocks (recorded as such); see docs/conversions.md")
-    cv.add_argument("--layout", choices=["map", "timeseries", "balanced"], help="zarr chunk layout")
-    cv.add_argument("--chunks", help="explicit chunks, e.g. time=30,lat=90,lon=180")
-    cv.add_argument("--zarr-version", type=int, choices=[2, 3], help="zarr format (default 3)")
-    cv.add_argument("--variable", help="variable to convert (cog)")
-    cv.add_argument("--store", choices=["json", "parquet", "auto"], help="references store")
-    cv.add_argument("--profile", help="COG compression profile")
-    cv.add_argument("--partition", choices=["year", "month", "none"], help="parquet partitioning")
-    cv.add_argument("--option", action="append", metavar="KEY=VALUE", help="other target option")
-    cv.set_defaults(func=cmd_convert)
+    cv.add_argument("--option", action="append", metavar="KEY=VALUE",
+                    help="a target option by name (any declared option; see the flags below)")
+    cv.set_defaults(func=cmd_convert, target_options=[])
+    if target_options:
+        _add_target_options(cv)
 
     dm = sub.add_parser("demo", help="generate demo data, shelve it, convert and open it")
     dm.add_argument("--dir", help="work directory (default: demo/ in the checkout or ~/.local/share/geoshelf/demo)")
@@ -394,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(args_list[1:])
-    parser = build_parser()
+    parser = build_parser(target_options="convert" in args_list)
     args = parser.parse_args(_join_negative_values(args_list))
     try:
         return int(args.func(args) or 0)

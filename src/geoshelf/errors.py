@@ -53,6 +53,10 @@ class ConversionError(GeoshelfError):
     exit_code = 5
 
 
+class OptionError(ConversionError):
+    """A target option is unknown to the target, of the wrong type, or not one of its choices."""
+
+
 class CampaignError(GeoshelfError):
     """A campaign spec is invalid, or its state cannot be used."""
 

@@ -220,7 +220,7 @@ def build_plan(spec: CampaignSpec) -> Plan:
                 raise CampaignError(f"{spec.path}: entry {name!r} is {entry.format}; target {target.name!r} "
                                     f"accepts {', '.join(target.formats)}")
             try:
-                target.check_options(entry, dict(spec.options))
+                target.plan(entry, spec.options)
                 files = entry.source_files()
             except GeoshelfError as exc:
                 raise CampaignError(f"{spec.path}: {exc}") from None

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..errors import CampaignError, ClusterError, ConversionError
+from ..registry import get_target, target_names
 
 #: Top-level keys of a spec and what they are for (also the error hint).
 KEYS: dict[str, str] = {
@@ -25,8 +26,8 @@ KEYS: dict[str, str] = {
     "description": "free text",
     "catalog": "catalog file entries are read from and results recorded in",
     "inputs": "what to convert: {entries: [...]} or {files: [...], name: ..., pattern: ...}",
-    "target": "zarr, references, cog, parquet, or null to shelve files only",
-    "options": "target options (as `geoshelf convert --option`)",
+    "target": "an installed conversion target (zarr, references, cog, parquet, ...), or null to shelve files only",
+    "options": "the target's options (as `geoshelf convert --option`; checked against the target's declared options)",
     "validate": "full or sample",
     "output": "directory of the outputs (default: the shelf beside the catalog)",
     "placement": "auto, client or worker: where a conversion runs",
@@ -224,22 +225,21 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     entries, files, template, pattern = _inputs(where, base, data.get("inputs"))
 
     if "target" not in data:
-        raise CampaignError(f"{where}: target is required (zarr, references, cog, parquet, or null to shelve only)")
+        raise CampaignError(f"{where}: target is required ({', '.join(target_names())}, or null to shelve only)")
     target = data["target"]
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise CampaignError(f"{where}: options must be a mapping of target options")
     if target is not None:
-        from ..convert import get_target
-
-        try:
-            get_target(str(target))
+        try:  # unknown or ill-typed options fail here, at plan time (also --dry-run)
+            options = get_target(str(target)).check_options(options, "options: ")
         except ConversionError as exc:
             raise CampaignError(f"{where}: {exc}") from None
         target = str(target)
     elif entries:
         raise CampaignError(f"{where}: target is null, but catalog entries are already shelved: name a target")
-
-    options = data.get("options") or {}
-    if not isinstance(options, dict):
-        raise CampaignError(f"{where}: options must be a mapping of target options")
+    elif options:
+        raise CampaignError(f"{where}: options are given but target is null (nothing is converted)")
     validate = data.get("validate", "full")
     if validate not in ("full", "sample"):
         raise CampaignError(f"{where}: validate must be 'full' or 'sample', not {validate!r}")

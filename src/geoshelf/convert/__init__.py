@@ -9,40 +9,16 @@ from __future__ import annotations
 import os
 import sys
 import types
-import warnings
-from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from ..catalog import Catalog, Entry, Representation, update_entry
 from ..catalog.paths import relativize
-from ..errors import ConversionError, GeoshelfWarning
+from ..errors import ConversionError
+from ..registry import get_target, list_targets, refresh_targets
 from .base import Converter, Outcome, run
 
 ENV_SHELF = "GEOSHELF_SHELF_ROOT"
-
-
-@lru_cache(maxsize=1)
-def list_targets() -> dict[str, type[Converter]]:
-    """Installed conversion targets by name (a broken plugin warns, never breaks geoshelf)."""
-    out: dict[str, type[Converter]] = {}
-    for ep in entry_points(group="geoshelf.converters"):
-        try:
-            cls = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a plugin's import error must not break us
-            warnings.warn(f"conversion target {ep.name!r} failed to load: {exc}", GeoshelfWarning, stacklevel=2)
-            continue
-        out[ep.name] = cls
-    return out
-
-
-def get_target(name: str) -> Converter:
-    """An instance of the named target, or a ConversionError listing those installed."""
-    targets = list_targets()
-    if name not in targets:
-        raise ConversionError(f"unknown target {name!r} (installed targets: {', '.join(sorted(targets)) or 'none'})")
-    return targets[name]()
 
 
 def shelf_root(catalog_path: Path) -> Path:
@@ -59,8 +35,14 @@ def shelf_root(catalog_path: Path) -> Path:
 
 def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: str | os.PathLike[str] | None = None,
                   validate: str = "full", record: bool = True, **options: Any) -> Outcome:
-    """Convert one entry and (with ``record``) write the representation into the catalog file."""
+    """Convert one entry and (with ``record``) write the representation into the catalog file.
+
+    ``options`` are the target's declared options (``geoshelf.registry.get_target(to).options``):
+    an unknown or ill-typed one is refused before anything is read or written.
+    """
     target = get_target(to)
+    if target.can_convert(entry):
+        target.plan(entry, options)  # refuse bad options before the output name depends on them
     if output is None:
         if catalog_path is None:
             raise ConversionError("no --output given and no catalog to put the shelf beside")
@@ -92,7 +74,8 @@ def convert(entry: Entry | str, to: str, *, catalog: Catalog | str | os.PathLike
     return outcome.representation
 
 
-__all__ = ["Converter", "Outcome", "convert", "convert_entry", "get_target", "list_targets", "shelf_root"]
+__all__ = ["Converter", "Outcome", "convert", "convert_entry", "get_target", "list_targets", "refresh_targets",
+           "shelf_root"]
 
 
 class _CallableModule(types.ModuleType):

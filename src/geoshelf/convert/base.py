@@ -1,112 +1,40 @@
-"""The conversion pipeline every target shares, and the :class:`Converter` plugin base.
+"""The conversion pipeline every target shares, as named steps with typed values between them.
 
-    plan -> write to NAME.partial-<id> beside the output -> validate against the source
-         -> atomic publish (rename) -> record a Representation with provenance
+    check_request -> target.plan (options) -> read_sources -> prepare_output_dir
+    -> decide (create / rebuild / append / unchanged)
+    -> write to .NAME.partial-<id> beside the output -> validate against the source
+    -> atomic publish (rename) -> make_representation (with provenance)
 
-A target is a small class (like xarray's ``BackendEntrypoint``) registered under the
-``geoshelf.converters`` entry-point group.  It implements :meth:`Converter.write` and
-:meth:`Converter.validate`; optionally :meth:`Converter.append` for incremental updates.
+The contract a target implements (:class:`~geoshelf.contract.Converter`) lives in
+:mod:`geoshelf.contract`; targets are found through :mod:`geoshelf.registry`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import errno
+import functools
 import json
 import os
 import shutil
 import socket
 import sys
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
 from ..catalog.model import Entry, Provenance, Representation
-from ..catalog.paths import FileStat, fingerprint, is_url, stat_files
+from ..catalog.paths import FileStat, is_url, stat_files
+from ..contract import VALIDATIONS, Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError
 from ..faults import fault_point
 
 MANIFEST_NAME = ".geoshelf-manifest.json"
-
-
-@dataclass(kw_only=True)
-class Plan:
-    """Everything a target needs to write one output."""
-
-    entry: Entry
-    #: The source files (globs expanded, sorted) and their stats.
-    files: list[str]
-    stats: list[FileStat]
-    #: Target options as given by the user (recorded in provenance).
-    options: dict[str, Any]
-    #: Final output path (local) and the partial path being written.
-    output: Path
-    #: "full" or "sample".
-    validate: str = "full"
-    #: Files new since the existing representation was made (incremental runs).
-    new_files: list[str] = field(default_factory=list)
-    #: Free-form target state (e.g. chosen chunks) shared between write and validate.
-    state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def source_fingerprint(self) -> str:
-        return fingerprint(self.stats)
-
-
-class Converter:
-    """Base class of conversion targets.  Subclasses set the class attributes and implement
-    :meth:`write` and :meth:`validate`."""
-
-    #: Target name used on the command line (``--to NAME``).
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    #: Source formats this target accepts (entry.format values).
-    formats: ClassVar[tuple[str, ...]] = ()
-    #: Suffix of the output name (``sst`` -> ``sst.zarr``).
-    suffix: ClassVar[str] = ""
-    #: Representation kind recorded in the catalog (defaults to ``name``).
-    kind: ClassVar[str] = ""
-
-    def can_convert(self, entry: Entry) -> bool:
-        """True when this target accepts the entry's format."""
-        return entry.format in self.formats
-
-    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
-        """Validate and normalise options before anything is written (raise ConversionError)."""
-        return options
-
-    def output_name(self, entry: Entry, options: dict[str, Any]) -> str:
-        """File or directory name of the output."""
-        return entry.name + self.suffix
-
-    def write(self, plan: Plan, path: Path) -> None:
-        """Write the whole output at ``path`` (a partial location)."""
-        raise NotImplementedError
-
-    def validate(self, plan: Plan, path: Path) -> str:
-        """Compare the output at ``path`` with the source; raise ValidationError; return "full"/"sample"."""
-        raise NotImplementedError
-
-    def append(self, plan: Plan, path: Path, previous: Representation) -> bool:
-        """Append ``plan.new_files`` to the published output at ``path`` in place.
-
-        Return False when this target cannot append (the pipeline then rebuilds).
-        Must leave the output valid for the old files if interrupted.
-        """
-        return False
-
-    def representation_format(self, plan: Plan, path: Path) -> str:
-        """Format string recorded in the catalog (e.g. ``zarr3``)."""
-        return self.name
-
-    def representation_options(self, plan: Plan, path: Path) -> dict[str, Any]:
-        """Opener options recorded in the catalog."""
-        return {}
 
 
 # -- helpers for targets ------------------------------------------------------------------------
@@ -229,20 +157,35 @@ def publish(partial: Path, output: Path) -> None:
         remove_path(old)
 
 
-@dataclass(kw_only=True)
+# -- the pipeline: named steps, typed values between them --------------------------------------
+
+#: What a conversion did.
+Action = Literal["created", "appended", "rebuilt", "unchanged"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
     """What a conversion did."""
 
     representation: Representation
-    #: "created", "appended", "rebuilt" or "unchanged".
-    action: str
+    action: Action
     message: str = ""
 
 
-def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any], *,
-        validate: str = "full", progress: Any = None) -> Outcome:
-    """Run the pipeline for one entry and target; the caller records the result in the catalog."""
-    if validate not in ("full", "sample"):
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """What to do about an existing output (:func:`decide`)."""
+
+    #: "create" (no output yet), "rebuild", "append" (only new files) or "unchanged".
+    action: Literal["create", "rebuild", "append", "unchanged"]
+    previous: Representation | None = None
+    #: Files new since the previous output (action "append").
+    new_files: tuple[str, ...] = ()
+
+
+def check_request(converter: Converter[Any], entry: Entry, output: Path, validate: str) -> Path:
+    """Refuse a request that cannot work (before anything is read); the absolute output path."""
+    if validate not in VALIDATIONS:
         raise ConversionError(f"--validate must be 'full' or 'sample', not {validate!r}")
     if not converter.can_convert(entry):
         raise ConversionError(
@@ -251,61 +194,37 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
         )
     if is_url(str(output)):
         raise ConversionError(f"{output}: outputs must be on a local or shared file system path")
+    return output.expanduser().absolute()
+
+
+def read_sources(entry: Entry) -> Sources:
+    """The entry's files as they are now; a SourceError if they changed since they were catalogued."""
     files = entry.source_files()
-    so = entry.storage_options
-    stats = stat_files(files, so)
-    current = fingerprint(stats)
-    if entry.fingerprint and current != entry.fingerprint:
+    sources = Sources(files=tuple(files), stats=tuple(stat_files(files, entry.storage_options)))
+    if entry.fingerprint and sources.fingerprint != entry.fingerprint:
         raise SourceError(
             f"{entry.name}: source files changed since they were catalogued ({files[0]} ...); "
             f"re-scan with `geoshelf add ... --name {entry.name} --update` before converting"
         )
-    options = converter.check_options(entry, dict(options))
-    output = output.expanduser().absolute()
+    return sources
+
+
+def prepare_output_dir(output: Path) -> None:
+    """Create the output's directory; refuse one that is not writable."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConversionError(f"{output.parent}: cannot create output directory: {exc.strerror}") from None
     if not os.access(output.parent, os.W_OK):
         raise ConversionError(f"{output.parent}: output directory is not writable")
-    plan = Plan(entry=entry, files=files, stats=stats, options=options, output=output, validate=validate)
-    parameters = _recordable(options, validate)
-    started = _now()
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold the output's lock (one writer at a time) and map OS errors to one-line ConversionErrors."""
     try:
         with FileLock(str(output.with_name(f".{output.name}.lock")), timeout=0):
-            _cleanup_partials(output)
-            previous = entry.representation(converter.kind or converter.name)
-            action = "created"
-            if previous is not None and output.exists():
-                prov = previous.provenance
-                same_parameters = prov is not None and prov.parameters == parameters
-                if same_parameters and prov.source_fingerprint == current:
-                    return Outcome(representation=previous, action="unchanged",
-                                   message=f"{entry.name}: {converter.name} output {output} is up to date; nothing to do")
-                action = "rebuilt"
-                old = read_manifest(output)
-                old_set = {(s.path, s.size, s.mtime_ns) for s in old} if old else None
-                new_set = {(s.path, s.size, s.mtime_ns) for s in stats}
-                if same_parameters and old_set is not None and old_set < new_set:
-                    plan.new_files = sorted(p for p, _, _ in new_set - old_set)
-                    if converter.append(plan, output, previous):
-                        write_manifest(output, stats)
-                        action = "appended"
-            if action != "appended":
-                partial = output.with_name(f".{output.name}.partial-{uuid.uuid4().hex[:8]}")
-                try:
-                    converter.write(plan, partial)
-                    fault_point("convert:written")
-                    validation = converter.validate(plan, partial)
-                    fault_point("convert:validated")
-                    publish(partial, output)
-                except BaseException:
-                    remove_path(partial)
-                    raise
-                fault_point("convert:published")
-                write_manifest(output, stats)  # after publish: without it a rerun rebuilds, never appends
-            else:
-                validation = plan.state.get("validation", validate)
+            yield
     except Timeout:
         raise ConversionError(f"{output}: another conversion is writing this output right now") from None
     except OSError as exc:
@@ -314,20 +233,69 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise ConversionError(f"{exc.filename or output}: not writable: {exc.strerror}") from None
         raise
+
+
+def decide(converter: Converter[Any], plan: Plan[Any], sources: Sources, parameters: dict[str, Any]) -> Decision:
+    """Create, rebuild, append or nothing, from the previous representation and the output's manifest."""
+    previous = plan.entry.representation(converter.kind)
+    if previous is None or not plan.output.exists():
+        return Decision(action="create")
+    prov = previous.provenance
+    same_parameters = prov is not None and prov.parameters == parameters
+    if same_parameters and prov is not None and prov.source_fingerprint == sources.fingerprint:
+        return Decision(action="unchanged", previous=previous)
+    old = read_manifest(plan.output)
+    old_set = {(s.path, s.size, s.mtime_ns) for s in old} if old else None
+    new_set = {(s.path, s.size, s.mtime_ns) for s in sources.stats}
+    if same_parameters and old_set is not None and old_set < new_set:
+        return Decision(action="append", previous=previous, new_files=tuple(sorted(p for p, _, _ in new_set - old_set)))
+    return Decision(action="rebuild", previous=previous)
+
+
+def append_in_place(converter: Converter[Any], plan: Plan[Any], previous: Representation) -> Appended | None:
+    """Let the target append the new files to the published output; None when it cannot."""
+    appended = converter.append(plan, plan.output, previous)
+    if appended is not None:
+        write_manifest(plan.output, plan.stats)
+    return appended
+
+
+def write_validate_publish(converter: Converter[Any], plan: Plan[Any]) -> Validation:
+    """Write to a partial path beside the output, validate it, publish it (nothing published on failure)."""
+    output = plan.output
+    partial = output.with_name(f".{output.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        converter.write(plan, partial)
+        fault_point("convert:written")
+        validation = converter.validate(plan, partial)
+        fault_point("convert:validated")
+        publish(partial, output)
+    except BaseException:
+        remove_path(partial)
+        raise
+    fault_point("convert:published")
+    write_manifest(output, plan.stats)  # after publish: without it a rerun rebuilds, never appends
+    return validation
+
+
+def make_representation(converter: Converter[Any], plan: Plan[Any], sources: Sources, *, parameters: dict[str, Any],
+                        validation: Validation, started: str) -> Representation:
+    """The published output as a catalog representation, with its provenance."""
+    output = plan.output
     bytes_out, files_out = tree_size(output)
     man = manifest_path(output)
     if man.exists() and man.parent != output:  # sidecar manifest counts as output
         bytes_out += man.stat().st_size
         files_out += 1
-    rep = Representation(
-        kind=converter.kind or converter.name,
+    return Representation(
+        kind=converter.kind,
         path=str(output),
         format=converter.representation_format(plan, output),
         options=converter.representation_options(plan, output),
         provenance=Provenance(
-            source_fingerprint=current,
-            source_files=len(files),
-            bytes_in=sum(s.size for s in stats),
+            source_fingerprint=sources.fingerprint,
+            source_files=len(sources.files),
+            bytes_in=sources.bytes,
             bytes_out=bytes_out,
             files_out=files_out,
             parameters=parameters,
@@ -338,8 +306,40 @@ def run(converter: Converter, entry: Entry, output: Path, options: dict[str, Any
             validation=validation,
         ),
     )
-    msg = {"created": "created", "rebuilt": "rebuilt", "appended": f"appended {len(plan.new_files)} new files to"}[action]
-    return Outcome(representation=rep, action=action, message=f"{entry.name}: {msg} {converter.name} output {output}")
+
+
+def run(converter: Converter[Any], entry: Entry, output: Path, options: dict[str, Any], *,
+        validate: str = "full") -> Outcome:
+    """Run the pipeline for one entry and target; the caller records the result in the catalog.
+
+    check_request -> target.plan (options) -> read_sources -> prepare_output_dir -> under the
+    output's lock: decide -> append_in_place or write_validate_publish -> make_representation.
+    """
+    output = check_request(converter, entry, output, validate)
+    checked = converter.plan(entry, options)
+    sources = read_sources(entry)
+    prepare_output_dir(output)
+    plan: Plan[Any] = Plan(entry=entry, files=list(sources.files), stats=list(sources.stats), options=checked,
+                           output=output, validate=validate, state=converter.new_state())  # type: ignore[arg-type]
+    parameters = _recordable(checked, validate)
+    started = _now()
+    with output_lock(output):
+        _cleanup_partials(output)
+        decision = decide(converter, plan, sources, parameters)
+        if decision.action == "unchanged":
+            assert decision.previous is not None
+            return Outcome(representation=decision.previous, action="unchanged",
+                           message=f"{entry.name}: {converter.name} output {output} is up to date; nothing to do")
+        appended = None
+        if decision.action == "append":
+            assert decision.previous is not None
+            plan.new_files = list(decision.new_files)
+            appended = append_in_place(converter, plan, decision.previous)
+        validation = appended.validation if appended else write_validate_publish(converter, plan)
+    rep = make_representation(converter, plan, sources, parameters=parameters, validation=validation, started=started)
+    action: Action = "appended" if appended else "created" if decision.action == "create" else "rebuilt"
+    what = f"appended {appended.files} new files to" if appended else action
+    return Outcome(representation=rep, action=action, message=f"{entry.name}: {what} {converter.name} output {output}")
 
 
 def _recordable(options: dict[str, Any], validate: str) -> dict[str, Any]:
@@ -348,5 +348,7 @@ def _recordable(options: dict[str, Any], validate: str) -> dict[str, Any]:
     return json.loads(json.dumps(out, default=str))
 
 
-__all__ = ["Converter", "GeoshelfError", "Outcome", "Plan", "dask_client", "library_versions", "on_dask_worker", "manifest_path", "publish",
-           "read_manifest", "remove_path", "run", "tree_size", "write_manifest"]
+__all__ = ["Action", "Appended", "Converter", "Decision", "GeoshelfError", "Option", "Outcome", "Plan", "Sources",
+           "append_in_place", "check_request", "dask_client", "decide", "library_versions", "make_representation",
+           "manifest_path", "on_dask_worker", "output_lock", "prepare_output_dir", "publish", "read_manifest",
+           "read_sources", "remove_path", "run", "tree_size", "write_manifest", "write_validate_publish"]

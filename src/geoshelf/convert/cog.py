@@ -9,16 +9,19 @@ values stay exact), compression, nodata and CRS kept.  Every output must pass
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..catalog.model import Entry
+from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
-from .base import Converter, Plan
+from ..load.cog import open_cog_representation
+from .base import Converter, Option, Plan, Validation
 
 PROFILES = ("deflate", "zstd", "lzw", "packbits", "raw")
+RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "gauss", "rms")
 
 
 def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: str) -> None:
@@ -33,22 +36,28 @@ def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: st
 class CogConverter(Converter):
     """GeoTIFF / 2-D NetCDF -> Cloud-Optimized GeoTIFF."""
 
-    name = "cog"
     description = "Cloud-Optimized GeoTIFF (tiled, overviews, compressed) per tile or per 2-D field"
     formats = ("geotiff", "netcdf")
     suffix = ".cog"
 
-    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
-        profile = options.get("profile") or "deflate"
-        if profile not in PROFILES:
-            raise ConversionError(f"{entry.name}: unknown COG profile {profile!r} (profiles: {', '.join(PROFILES)})")
-        blocksize = int(options.get("blocksize") or 256)
+    options = (
+        Option(name="profile", choices=PROFILES, default="deflate", label="COG profile",
+               help="COG compression profile (default deflate)"),
+        Option(name="blocksize", type=int, default=256, help="internal tile size, a multiple of 16 (default 256)"),
+        Option(name="overview_resampling", choices=RESAMPLING, default="nearest",
+               help="overview resampling (default nearest: values stay exact)"),
+        Option(name="variable", help="NetCDF variable to convert (needed when there are several)"),
+        Option(name="level", type=object, metavar="VALUE",
+               help="value of a NetCDF variable's extra dimension (e.g. a pressure level) to convert"),
+    )
+
+    def plan(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().plan(entry, options)
+        blocksize = out["blocksize"]
         if blocksize % 16 or blocksize <= 0:
             raise ConversionError(f"{entry.name}: blocksize must be a positive multiple of 16, not {blocksize}")
-        out: dict[str, Any] = {"profile": profile, "blocksize": blocksize,
-                               "overview_resampling": options.get("overview_resampling") or "nearest"}
         if entry.format == "netcdf":
-            variable = options.get("variable")
+            variable = out.get("variable")
             if variable is None:
                 if len(entry.variables) != 1:
                     raise ConversionError(f"{entry.name}: several variables ({', '.join(entry.variables)}): "
@@ -57,11 +66,12 @@ class CogConverter(Converter):
             if entry.variables and variable not in entry.variables:
                 raise ConversionError(f"{entry.name}: no variable {variable!r} (variables: {', '.join(entry.variables)})")
             out["variable"] = variable
-            if options.get("level") is not None:
-                out["level"] = options["level"]
         return out
 
-    def _fields(self, plan: Plan) -> Any:
+    def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
+        return open_cog_representation(entry, rep, chunks=chunks, **kwargs)
+
+    def _fields(self, plan: Plan[None]) -> Any:
         """The NetCDF variable as (time, lat, lon), refusing what a 2-D raster cannot hold."""
         from ..load.original import open_original
 
@@ -81,7 +91,7 @@ class CogConverter(Converter):
         return da.rename({"latitude": "lat"} if "latitude" in da.dims else {}).rename(
             {"longitude": "lon"} if "longitude" in da.dims else {})
 
-    def write(self, plan: Plan, path: Path) -> None:
+    def write(self, plan: Plan[None], path: Path) -> None:
         path.mkdir(parents=True)
         opts = plan.options
         if plan.entry.format == "geotiff":
@@ -104,7 +114,7 @@ class CogConverter(Converter):
                 _translate(str(plain), path / f"{da.name}_{stamp}.tif", opts["profile"], opts["blocksize"],
                            opts["overview_resampling"])
 
-    def validate(self, plan: Plan, path: Path) -> str:
+    def validate(self, plan: Plan[None], path: Path) -> Validation:
         import rioxarray
         from rio_cogeo.cogeo import cog_validate
 
@@ -136,8 +146,8 @@ class CogConverter(Converter):
                     raise ValidationError(f"{out.name}: values differ from time step {i} of the source")
         return "full"
 
-    def representation_format(self, plan: Plan, path: Path) -> str:
+    def representation_format(self, plan: Plan[None], path: Path) -> str:
         return "cog-" + plan.options["profile"]
 
-    def representation_options(self, plan: Plan, path: Path) -> dict[str, Any]:
+    def representation_options(self, plan: Plan[None], path: Path) -> dict[str, Any]:
         return {"source_format": plan.entry.format}

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..catalog.model import Entry
+from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, SourceError, ValidationError
-from .base import Converter, Plan
+from ..load.parquet import open_parquet_representation
+from .base import Converter, Option, Plan, Validation
 
 ROW_GROUP = 1_000_000
 
@@ -26,7 +28,7 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((c for c in columns if c.lower() in names), None)
 
 
-def read_table(plan: Plan) -> pd.DataFrame:
+def read_table(plan: Plan[None]) -> pd.DataFrame:
     """The source rows as pandas, times parsed."""
     frames = []
     for f in plan.files:
@@ -49,21 +51,29 @@ def wkb_points(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
 class ParquetConverter(Converter):
     """CSV tables -> partitioned (Geo)Parquet."""
 
-    name = "parquet"
     description = "Parquet (GeoParquet with point geometry), zstd, partitioned by year or month"
     formats = ("csv", "netcdf")
     suffix = ".parquet"
 
-    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
+    options = (
+        Option(name="partition", choices=("year", "month", "none"), default="year",
+               help="hive partitioning by time (default year)"),
+        Option(name="row_group_size", type=int, default=ROW_GROUP, help=f"rows per row group (default {ROW_GROUP})"),
+    )
+
+    def plan(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
         if entry.format == "netcdf":
             raise ConversionError(f"{entry.name}: gridded NetCDF is not tabular data; use --to zarr "
                                   "(discrete-sampling-geometry NetCDF is not supported yet)")
-        partition = options.get("partition") or "year"
-        if partition not in ("year", "month", "none"):
-            raise ConversionError(f"{entry.name}: partition must be year, month or none, not {partition!r}")
-        return {"partition": partition, "row_group_size": int(options.get("row_group_size") or ROW_GROUP)}
+        out = super().plan(entry, options)
+        if out["row_group_size"] <= 0:
+            raise ConversionError(f"{entry.name}: row_group_size must be a positive integer, not {out['row_group_size']}")
+        return out
 
-    def write(self, plan: Plan, path: Path) -> None:
+    def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
+        return open_parquet_representation(entry, rep, chunks=chunks, **kwargs)
+
+    def write(self, plan: Plan[None], path: Path) -> None:
         import pyarrow as pa
         import pyarrow.dataset as pads
 
@@ -92,7 +102,7 @@ class ParquetConverter(Converter):
                            max_rows_per_group=rg, min_rows_per_group=min(rg, 100_000), max_rows_per_file=rg * 8,
                            file_options=pads.ParquetFileFormat().make_write_options(compression="zstd"))
 
-    def validate(self, plan: Plan, path: Path) -> str:
+    def validate(self, plan: Plan[None], path: Path) -> Validation:
         src = read_table(plan)
         out = pd.read_parquet(path)
         out = out[[c for c in src.columns]]
@@ -105,5 +115,5 @@ class ParquetConverter(Converter):
             raise ValidationError(f"{path.name}: rows differ from the source: {' '.join(str(exc).split())[:200]}") from None
         return "full"
 
-    def representation_format(self, plan: Plan, path: Path) -> str:
+    def representation_format(self, plan: Plan[None], path: Path) -> str:
         return "parquet"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, SourceError, ValidationError
 from ..load.formats import sniff
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from .base import Converter, Plan, dask_client
+from ..load.references import open_references_representation
+from .base import Appended, Converter, Option, Plan, Validation, dask_client
 from .validate import compare_datasets, compare_file_samples
 
 #: Source files compared in full with the output by ``--validate sample``.
@@ -153,23 +155,28 @@ def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: lis
 class ReferencesConverter(Converter):
     """NetCDF4/HDF5 -> kerchunk references (JSON or Parquet store)."""
 
-    name = "references"
     description = "kerchunk references to the original NetCDF4/HDF5 files (a virtual Zarr; no data copied)"
     formats = ("netcdf",)
+    options = (
+        Option(name="store", choices=("json", "parquet", "auto"), default="auto",
+               help=f"references store: json, parquet, or auto (parquet above {PARQUET_ABOVE_FILES} files)"),
+        Option(name="concat_dim", default="time", help="dimension the files are combined along (default time)"),
+    )
 
-    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
-        store = options.get("store") or "auto"
-        if store not in ("json", "parquet", "auto"):
-            raise ConversionError(f"{entry.name}: store must be json, parquet or auto, not {store!r}")
-        if store == "auto":
-            store = "parquet" if entry.files > PARQUET_ABOVE_FILES else "json"
-        return {"store": store, "concat_dim": options.get("concat_dim") or "time"}
+    def plan(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
+        out = super().plan(entry, options)
+        if out["store"] == "auto":
+            out["store"] = "parquet" if entry.files > PARQUET_ABOVE_FILES else "json"
+        return out
 
-    def output_name(self, entry: Entry, options: dict[str, Any]) -> str:
-        store = self.check_options(entry, options)["store"]
+    def output_name(self, entry: Entry, options: Mapping[str, Any]) -> str:
+        store = self.plan(entry, options)["store"]
         return entry.name + (".refs.parq" if store == "parquet" else ".refs.json")
 
-    def _refs(self, plan: Plan, files: list[str]) -> list[dict[str, Any]]:
+    def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
+        return open_references_representation(entry, rep, chunks=chunks, **kwargs)
+
+    def _refs(self, plan: Plan[None], files: list[str]) -> list[dict[str, Any]]:
         for f in files:
             if "://" not in f and sniff(f) == "netcdf3":
                 raise ConversionError(
@@ -178,7 +185,7 @@ class ReferencesConverter(Converter):
                 )
         return many_refs(files)
 
-    def _build(self, plan: Plan, files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
+    def _build(self, plan: Plan[None], files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
         dim = plan.options["concat_dim"]
         preflight(files, refs, dim)
         identical = [n for n, (_z, a) in _meta(refs[0]).items()
@@ -199,11 +206,11 @@ class ReferencesConverter(Converter):
 
         refs_to_dataframe(refs, str(path), record_size=10_000)
 
-    def write(self, plan: Plan, path: Path) -> None:
+    def write(self, plan: Plan[None], path: Path) -> None:
         refs = self._refs(plan, plan.files)
         self._store(self._build(plan, plan.files, refs), path, plan.options["store"])
 
-    def validate(self, plan: Plan, path: Path) -> str:
+    def validate(self, plan: Plan[None], path: Path) -> Validation:
         from ..load.references import open_references
 
         out = open_references(str(path), plan.options["store"])
@@ -222,10 +229,10 @@ class ReferencesConverter(Converter):
                                  seed=i, where=where)
         return "sample"
 
-    def append(self, plan: Plan, path: Path, previous: Representation) -> bool:
+    def append(self, plan: Plan[None], path: Path, previous: Representation) -> Appended | None:
         """JSON stores: combine the existing references with those of the new files only."""
         if plan.options["store"] != "json" or not path.is_file():
-            return False
+            return None
         from ..load.references import open_references
 
         dim = plan.options["concat_dim"]
@@ -236,7 +243,7 @@ class ReferencesConverter(Converter):
         old_ds = open_references(str(path), "json")
         first_new = open_original(plan.new_files[:1], "netcdf")
         if first_new[dim].values.min() <= old_ds[dim].values.max():
-            return False  # interleaved in time: rebuild
+            return None  # interleaved in time: rebuild
         identical = [n for n, (_z, a) in _meta(new_refs[0]).items()
                      if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim]
         combined = combine([old, *new_refs], dim, identical)
@@ -249,15 +256,14 @@ class ReferencesConverter(Converter):
         try:
             out = open_references(str(tmp), "json")
             src = open_original(plan.files, "netcdf", storage_options=plan.entry.storage_options)
-            plan.state["validation"] = compare_datasets(src, out, sample=plan.validate == "sample",
-                                                        where=f"{path.name} (appended): ")
+            how = compare_datasets(src, out, sample=plan.validate == "sample", where=f"{path.name} (appended): ")
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
-        return True
+        return Appended(validation=how, files=len(plan.new_files))  # type: ignore[arg-type]
 
-    def representation_format(self, plan: Plan, path: Path) -> str:
+    def representation_format(self, plan: Plan[None], path: Path) -> str:
         return "kerchunk-" + plan.options["store"]
 
-    def representation_options(self, plan: Plan, path: Path) -> dict[str, Any]:
+    def representation_options(self, plan: Plan[None], path: Path) -> dict[str, Any]:
         return {"store": plan.options["store"]}

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ import xarray as xr
 from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from .base import Converter, Plan, dask_client
+from ..load.zarr import open_zarr_representation
+from .base import Appended, Converter, Option, Plan, Validation, dask_client
 from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
 from .validate import compare_datasets, compare_file_samples
 
@@ -129,7 +132,7 @@ def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, in
     return tuple(shard)
 
 
-def _budget(plan: Plan) -> int:
+def _budget(plan: Plan[ZarrState]) -> int:
     """Bytes one write task may hold: ``max_task_bytes`` if given, else :func:`task_memory_budget`."""
     return int(plan.options.get("max_task_bytes") or task_memory_budget())
 
@@ -147,27 +150,46 @@ def _limit_open_file_cache(n: int = 8) -> None:
         client.run(limit)
 
 
-class ZarrConverter(Converter):
+@dataclass
+class ZarrState:
+    """The zarr target's state during one conversion (shared by write and validate)."""
+
+    #: The source opened once: the dataset and, for rasters, the name given to the raster variable.
+    source: tuple[xr.Dataset, str | None] | None = None
+    #: NetCDF sources: each file opened lazily, in file order (written region by region).
+    parts: list[xr.Dataset] | None = None
+    #: Region plans of the variables written region by region (validation reads them).
+    regions: dict[str, VariablePlan] | None = None
+
+
+class ZarrConverter(Converter[ZarrState]):
     """NetCDF / GeoTIFF / Zarr -> sharded Zarr v3 (or Zarr v2 on request)."""
 
-    name = "zarr"
     description = "Zarr v3, sharded, zstd, consolidated metadata; chunk layout for the access pattern"
     formats = ("netcdf", "geotiff", "zarr")
     suffix = ".zarr"
+    options = (
+        Option(name="layout", choices=LAYOUTS, default="balanced",
+               help="chunk layout: map (whole fields), timeseries (long time, small space), balanced (~2 MB)"),
+        Option(name="chunks", type=dict, metavar="DIM=SIZE[,DIM=SIZE...]",
+               help="explicit inner chunks, e.g. time=30,lat=90,lon=180 (instead of a layout)"),
+        Option(name="zarr_version", type=int, choices=(2, 3), default=3, help="Zarr format (default 3)"),
+        Option(name="level", type=int, default=3, help="zstd compression level, 1-22 (default 3)"),
+        Option(name="max_task_bytes", type=int, metavar="BYTES",
+               help="bytes one write task may hold (default: a quarter of a worker thread's memory)"),
+        Option(name="variables", type=list, metavar="NAME[,NAME...]", help="variables to convert (default: all)"),
+    )
 
-    def check_options(self, entry: Entry, options: dict[str, Any]) -> dict[str, Any]:
-        layout = options.get("layout") or "balanced"
-        if layout not in LAYOUTS:
-            raise ConversionError(f"{entry.name}: unknown layout {layout!r} (use one of {', '.join(LAYOUTS)})")
-        version = int(options.get("zarr_version") or 3)
-        if version not in (2, 3):
-            raise ConversionError(f"{entry.name}: zarr_version must be 2 or 3, not {version}")
-        level = int(options.get("level", 3))
-        if not 1 <= level <= 22:
-            raise ConversionError(f"{entry.name}: zstd level must be between 1 and 22, not {level}")
-        chunks = options.get("chunks")
+    def plan(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
+        given = dict(options)
+        if given.get("layout") == "explicit" and given.get("chunks"):
+            given.pop("layout")  # options planned already (explicit chunks)
+        out = super().plan(entry, given)
+        if not 1 <= out["level"] <= 22:
+            raise ConversionError(f"{entry.name}: zstd level must be between 1 and 22, not {out['level']}")
+        chunks = out.get("chunks")
         if chunks is not None:
-            if not isinstance(chunks, dict) or not chunks:
+            if not chunks:
                 raise ConversionError(f"{entry.name}: chunks must be a mapping of dimension to size")
             dims = entry.dims or {}
             for dim, size in chunks.items():
@@ -178,40 +200,42 @@ class ZarrConverter(Converter):
                     raise ConversionError(f"{entry.name}: chunk size for {dim!r} must be a positive integer, not {size!r}")
                 if dims and size > dims[dim]:
                     raise ConversionError(f"{entry.name}: chunk size {size} for {dim!r} does not fit its length {dims[dim]}")
-            layout = "explicit"
-        out = {"layout": layout, "zarr_version": version, "level": level}
-        if options.get("max_task_bytes") is not None:
-            budget = options["max_task_bytes"]
-            if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-                raise ConversionError(f"{entry.name}: max_task_bytes must be a positive integer, not {budget!r}")
-            out["max_task_bytes"] = budget
-        if chunks is not None:
-            out["chunks"] = dict(chunks)
-        variables = options.get("variables")
-        if variables:
+            out["layout"] = "explicit"
+        budget = out.get("max_task_bytes")
+        if budget is not None and budget <= 0:
+            raise ConversionError(f"{entry.name}: max_task_bytes must be a positive integer, not {budget!r}")
+        variables = out.get("variables")
+        if variables is not None:
             missing = [v for v in variables if entry.variables and v not in entry.variables]
             if missing:
                 raise ConversionError(f"{entry.name}: no variable {missing[0]!r} (variables: {', '.join(entry.variables)})")
-            out["variables"] = list(variables)
+            if not variables:
+                out.pop("variables")
         return out
 
+    def new_state(self) -> ZarrState:
+        return ZarrState()
+
+    def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
+        return open_zarr_representation(entry, rep, chunks=chunks, **kwargs)
+
     # -- writing ---------------------------------------------------------------------------
-    def _source(self, plan: Plan, files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
-        if files is None and "source" in plan.state:  # opened once for write and validate
-            return plan.state["source"]
+    def _source(self, plan: Plan[ZarrState], files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
+        if files is None and plan.state.source is not None:  # opened once for write and validate
+            return plan.state.source
         result = self._open_source(plan, files)
         if files is None:
-            plan.state["source"] = result
+            plan.state.source = result
         return result
 
-    def _open_source(self, plan: Plan, files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
+    def _open_source(self, plan: Plan[ZarrState], files: list[str] | None = None) -> tuple[xr.Dataset, str | None]:
         entry = plan.entry
         if entry.format == "netcdf":
             paths = files or plan.files
             parts = open_netcdf_parts(paths, chunks={}, storage_options=entry.storage_options)
             ds, raster_name = combine_netcdf_parts(parts, paths), None
             if files is None:
-                plan.state["parts"] = parts
+                plan.state.parts = parts
         else:
             obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
                                 **({"chunks": {}} if entry.format != "geotiff" else {}))
@@ -220,7 +244,7 @@ class ZarrConverter(Converter):
             ds = ds[plan.options["variables"]]
         return ds, raster_name
 
-    def _encode(self, ds: xr.Dataset, plan: Plan, budget: int, regions: dict[str, VariablePlan] | None = None
+    def _encode(self, ds: xr.Dataset, plan: Plan[ZarrState], budget: int, regions: dict[str, VariablePlan] | None = None
                 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, ...]]]:
         """Zarr encoding of every variable, and the write block (= shard in v3) of each data variable.
 
@@ -266,21 +290,21 @@ class ZarrConverter(Converter):
             encoding[str(name)] = enc
         return encoding, blocks
 
-    def write(self, plan: Plan, path: Path) -> None:
-        ds, raster = self._source(plan)
-        plan.state["raster"] = raster
+    def write(self, plan: Plan[ZarrState], path: Path) -> None:
+        ds, _raster = self._source(plan)
         time_dim = _time_dim(ds)
         attrs = {**ds.attrs, TIME_ATTR: int(ds.sizes[time_dim]) if time_dim else -1}
-        if "parts" in plan.state:
+        if plan.state.parts is not None:
             self._write_regions(plan, ds, path, attrs)
         else:
             self._write_dask(plan, ds, path, attrs)
 
-    def _write_regions(self, plan: Plan, ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
+    def _write_regions(self, plan: Plan[ZarrState], ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
         """NetCDF: metadata and small variables through xarray, the data region by region (:mod:`.shards`)."""
         import dask.array as da
 
-        parts = plan.state["parts"]
+        parts = plan.state.parts
+        assert parts is not None
         names = [str(n) for n, v in ds.data_vars.items() if v.ndim > 0 and v.dtype.kind in "iufb"]
         vplans = {n: plan_variable(n, ds, parts, plan.files) for n in names}
         budget = _budget(plan)
@@ -312,9 +336,9 @@ class ZarrConverter(Converter):
                                   min_regions=workers, order=order)
             tasks += region_tasks(str(path), vp, var.shape, region, plan.entry.storage_options)
         run_tasks(tasks, label=plan.entry.name)
-        plan.state["regions"] = vplans
+        plan.state.regions = vplans
 
-    def _write_dask(self, plan: Plan, ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
+    def _write_dask(self, plan: Plan[ZarrState], ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
         """Other sources: one dask graph whose chunks are the shards (each task writes whole shards)."""
         _limit_open_file_cache()
         encoding, blocks = self._encode(ds, plan, _budget(plan))
@@ -338,16 +362,16 @@ class ZarrConverter(Converter):
             # rasters keep nodata as a value with a _FillValue attribute, like rioxarray.open_rasterio
             return xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=not raster)
 
-    def validate(self, plan: Plan, path: Path) -> str:
+    def validate(self, plan: Plan[ZarrState], path: Path) -> Validation:
         src, raster = self._source(plan)
         out = self._open(path, raster=raster is not None).drop_attrs(deep=False)
-        vplans = plan.state.get("regions")
+        vplans = plan.state.regions
         if vplans is None:
             return self._compare(src, out, plan, where=f"{path.name}: ")
         return self._validate_regions(plan, path, src, out, vplans)
 
-    def _validate_regions(self, plan: Plan, path: Path, src: xr.Dataset, out: xr.Dataset,
-                          vplans: dict[str, VariablePlan]) -> str:
+    def _validate_regions(self, plan: Plan[ZarrState], path: Path, src: xr.Dataset, out: xr.Dataset,
+                          vplans: dict[str, VariablePlan]) -> Validation:
         """Data written region by region were compared value by value in each task
         (:func:`.shards.write_region`: every stored value read back equals the source's).  Here:
         coordinates and small variables in full, the packing that decodes the stored values,
@@ -358,7 +382,7 @@ class ZarrConverter(Converter):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
             stored = xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=False, decode_times=False)
-        parts = list(zip(plan.files, plan.state["parts"], strict=True))
+        parts = list(zip(plan.files, plan.state.parts or [], strict=True))
         n = 16 if plan.validate == "full" else 4
         for i, (name, vp) in enumerate(vplans.items()):
             var = stored[name]
@@ -373,8 +397,8 @@ class ZarrConverter(Converter):
             compare_file_samples(name, parts, out[name], window, n=n, seed=i, where=where)
         return how
 
-    def _compare(self, src: xr.Dataset, out: xr.Dataset, plan: Plan, where: str,
-                 variables: list[str] | None = None) -> str:
+    def _compare(self, src: xr.Dataset, out: xr.Dataset, plan: Plan[ZarrState], where: str,
+                 variables: list[str] | None = None) -> Validation:
         how = compare_datasets(src, out, variables=variables, sample=plan.validate == "sample", where=where)
         for name in src.data_vars:
             for key in ("units", "standard_name", "long_name"):
@@ -387,17 +411,17 @@ class ZarrConverter(Converter):
         return how
 
     # -- incremental ----------------------------------------------------------------------------
-    def append(self, plan: Plan, path: Path, previous: Representation) -> bool:
+    def append(self, plan: Plan[ZarrState], path: Path, previous: Representation) -> Appended | None:
         import zarr
 
         if plan.options["zarr_version"] != 3 or plan.entry.format != "netcdf":
-            return False
+            return None
         group = zarr.open_group(str(path), mode="r+")
         recorded = int(group.attrs.get(TIME_ATTR, -1))
         existing = self._open(path)
         tdim = _time_dim(existing)
         if tdim is None or recorded < 0:
-            return False
+            return None
         if existing.sizes[tdim] != recorded:  # an interrupted append: roll back to the last good length
             for name in list(group.array_keys()):
                 arr = group[name]
@@ -411,12 +435,12 @@ class ZarrConverter(Converter):
         new, _ = self._source(plan, plan.new_files)
         if float(new[tdim].min().values.astype("datetime64[ns]").astype("i8")) <= \
                 float(existing[tdim].max().values.astype("datetime64[ns]").astype("i8")):
-            return False  # new files interleave with old ones: rebuild
+            return None  # new files interleave with old ones: rebuild
         for c in new.coords:
             if c != tdim and c in existing.coords and not np.array_equal(new[c].values, existing[c].values):
-                return False
+                return None
         if set(new.data_vars) != set(existing.data_vars):
-            return False
+            return None
         # align dask chunks with existing shards: first chunk fills the last partial shard
         shard_t = None
         for name in new.data_vars:
@@ -443,14 +467,14 @@ class ZarrConverter(Converter):
         group = zarr.open_group(str(path), mode="r+")
         group.attrs[TIME_ATTR] = recorded + n_new
         zarr.consolidate_metadata(str(path))
-        plan.state["validation"] = how
-        return True
+        return Appended(validation=how, files=len(plan.new_files))
 
-    def representation_format(self, plan: Plan, path: Path) -> str:
+    def representation_format(self, plan: Plan[ZarrState], path: Path) -> str:
         return f"zarr{plan.options['zarr_version']}"
 
-    def representation_options(self, plan: Plan, path: Path) -> dict[str, Any]:
+    def representation_options(self, plan: Plan[ZarrState], path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {"consolidated": True}
-        if plan.state.get("raster") or plan.entry.format == "geotiff":
-            out["raster_variable"] = plan.state.get("raster") or "band_data"
+        raster = plan.state.source[1] if plan.state.source is not None else None
+        if raster or plan.entry.format == "geotiff":
+            out["raster_variable"] = raster or "band_data"
         return out

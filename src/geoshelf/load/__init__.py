@@ -4,41 +4,27 @@ Order of preference: zarr > references > cog > parquet > original.  A representa
 whose source files changed since it was made (its recorded source fingerprint no longer
 matches the files) is skipped with a :class:`StaleRepresentationWarning`.
 
-Openers for converted representations live in one module each (``load/zarr.py``, ...)
-and are found through :data:`OPENERS`, so a target plugin can add its own.
+A converted representation is opened by the target that made it (its ``open`` method, found
+through :mod:`geoshelf.registry`), so a target plugin brings its own opener.
 """
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..catalog.model import REPRESENTATION_ORDER
 from ..catalog.paths import fingerprint, stat_files
 from ..errors import GeoshelfError, SourceError, StaleRepresentationWarning
+from ..registry import find_target
 
 if TYPE_CHECKING:
     from ..catalog.model import Entry, Representation
 
-#: representation kind -> "module:function" opening it: ``fn(entry, rep, chunks=..., **kwargs)``.
-OPENERS: dict[str, str] = {
-    "zarr": "geoshelf.load.zarr:open_zarr_representation",
-    "references": "geoshelf.load.references:open_references_representation",
-    "cog": "geoshelf.load.cog:open_cog_representation",
-    "parquet": "geoshelf.load.parquet:open_parquet_representation",
-}
-
-
-def storage_options(entry: Entry) -> dict[str, Any]:
-    """Storage options for the entry's sources: the entry's own, over the user's config."""
-    return entry.storage_options
-
 
 def current_fingerprint(entry: Entry) -> str:
     """Fingerprint of the entry's source files as they are now."""
-    so = storage_options(entry)
-    return fingerprint(stat_files(entry.source_files(), so))
+    return fingerprint(stat_files(entry.source_files(), entry.storage_options))
 
 
 def is_stale(entry: Entry, rep: Representation, current: str | None = None) -> bool:
@@ -61,9 +47,10 @@ def choose(entry: Entry, representation: str | None = None) -> Representation:
             raise GeoshelfError(f"entry {entry.name!r} has no {representation!r} representation (has: {have})")
         return rep
     current: str | None = None
-    for kind in REPRESENTATION_ORDER:
-        rep = entry.representation(kind)
-        if rep is None or kind == "original":
+    order = {k: i for i, k in enumerate(REPRESENTATION_ORDER)}
+    for rep in sorted(entry.representations, key=lambda r: order.get(r.kind, len(order))):
+        kind = rep.kind  # best first: REPRESENTATION_ORDER, then plugins' kinds
+        if kind == "original":
             continue
         if current is None:
             try:
@@ -91,13 +78,11 @@ def open_representation(entry: Entry, rep: Representation, chunks: Any = None, *
         if entry.format in ("csv", "parquet"):
             xkw = dict(entry.args.get("csv_kwargs") or {})
         xkw.update(kwargs)
-        return open_original(files, entry.format, chunks=chunks, storage_options=storage_options(entry), **xkw)
-    target = OPENERS.get(rep.kind)
+        return open_original(files, entry.format, chunks=chunks, storage_options=entry.storage_options, **xkw)
+    target = find_target(rep.kind)
     if target is None:
-        raise GeoshelfError(f"entry {entry.name!r}: no opener for representation kind {rep.kind!r}")
-    module, func = target.split(":")
-    opener = getattr(importlib.import_module(module), func)
-    return opener(entry, rep, chunks=chunks, **kwargs)
+        raise GeoshelfError(f"entry {entry.name!r}: no installed target opens representation kind {rep.kind!r}")
+    return target.open(entry, rep, chunks=chunks, **kwargs)
 
 
 def open_entry(entry: Entry, representation: str | None = None, chunks: Any = None, **kwargs: Any) -> Any:
@@ -106,4 +91,4 @@ def open_entry(entry: Entry, representation: str | None = None, chunks: Any = No
     return open_representation(entry, rep, chunks=chunks, **kwargs)
 
 
-__all__ = ["OPENERS", "choose", "current_fingerprint", "is_stale", "open_entry", "open_representation"]
+__all__ = ["choose", "current_fingerprint", "is_stale", "open_entry", "open_representation"]
