@@ -431,6 +431,18 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
         return cls(silence_logs="error", **kwargs)
     except (ValueError, OSError) as exc:
         raise ClusterError(f"{profile.kind}: cannot set up the cluster: {' '.join(str(exc).split())}") from None
+    except RuntimeError as exc:  # distributed wraps the scheduler's start failure (e.g. an unknown interface)
+        cause = exc.__cause__ or exc
+        raise ClusterError(f"{profile.kind}: cannot start the scheduler: {' '.join(str(cause).split())}") from None
+
+
+def missing_interface(name: str | None) -> bool:
+    """True when ``name`` is set but is not a network interface of this machine."""
+    if not name:
+        return False
+    import psutil
+
+    return name not in psutil.net_if_addrs()
 
 
 def _gateway_auth(s: Mapping[str, Any]) -> Any:
@@ -500,10 +512,22 @@ def job_script(profile: Profile) -> str | None:
     """The job script a batch profile submits (None for local); nothing is submitted."""
     if not profile.batch:
         return None
-    quiet = Profile(kind=profile.kind, settings={**profile.settings, "dashboard-address": ":0"})
-    cluster = make_cluster(quiet)
+    settings_ = {**profile.settings, "dashboard-address": ":0"}
+    note = ""
+    interface = settings_.get("interface")
+    if missing_interface(interface) and not settings_.get("scheduler-host"):
+        # a dry run on a login node without the compute network: render the script with a local
+        # scheduler address; the workers' `--interface` stays as configured
+        settings_["scheduler-host"] = "127.0.0.1"
+        note = (f"# note: interface {interface!r} does not exist on this machine, so the scheduler address "
+                "below is a placeholder; run the driver where it exists\n")
+    cluster = make_cluster(Profile(kind=profile.kind, settings=settings_))
     try:
-        return str(cluster.job_script())
+        script = str(cluster.job_script())
+        if note:  # after the shebang line
+            first, _, rest = script.partition("\n")
+            script = f"{first}\n{note}{rest}"
+        return script
     finally:
         cluster.close()
 

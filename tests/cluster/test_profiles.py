@@ -193,3 +193,20 @@ def test_dask_jobqueues_own_defaults_do_not_beat_geoshelfs(tmp_path: Path) -> No
     empty = tmp_path / "empty-dask"
     empty.mkdir()
     assert json.loads(_profile_in_subprocess(tmp_path, code, DASK_CONFIG=str(empty))) == ["01:00:00", 1]
+
+def test_interface_missing_here_renders_the_script_with_a_note_and_keeps_the_workers_interface() -> None:
+    """A dry run on a login node without the compute network: the job script still renders."""
+    script = job_script(get_profile("pbs", {**SITE, "interface": "ib9"}))
+    assert script is not None
+    lines = script.splitlines()
+    assert lines[0].startswith("#!") and "interface 'ib9' does not exist on this machine" in lines[1]
+    assert "--interface ib9" in script and "tcp://127.0.0.1:" in script
+
+
+def test_interface_missing_at_run_time_is_one_cluster_error() -> None:
+    """`interface: ib0` where there is none: ClusterError (exit 7), not a RuntimeError traceback."""
+    from geoshelf.cluster import make_cluster
+    from geoshelf.errors import ClusterError
+
+    with pytest.raises(ClusterError, match="pbs: cannot start the scheduler: .*'ib9' is not a valid network interface"):
+        make_cluster(get_profile("pbs", {**SITE, "interface": "ib9", "dashboard-address": ":0"}))

@@ -24,11 +24,44 @@ def _stored(rep: dict[str, Any], catalog_dir: str) -> Representation:
                           provenance=r.provenance)
 
 
+def _owner(catalog_path: Path, name: str) -> tuple[Path, str]:
+    """The catalog file holding entry ``name`` and its name there: a qualified name (``demo.sst``)
+    reaches into included catalogs, so its representation is recorded where the entry lives."""
+    if "." not in name:
+        return catalog_path, name
+    from ..catalog import Catalog
+
+    cat = Catalog(catalog_path)
+    local = name
+    while local not in set(cat) and "." in local:
+        head, rest = local.split(".", 1)
+        sub = cat[head] if head in set(cat) else None
+        if not isinstance(sub, Catalog):
+            break
+        cat, local = sub, rest
+    return cat.path, local
+
+
 def commit(catalog_path: Path, units: Sequence[dict[str, Any]]) -> list[str]:
-    """Record done units (state rows, plan order) in the catalog; return the names changed."""
+    """Record done units (state rows, plan order) in the catalog; return the names changed.
+
+    Entries named with a qualified name (``team.sst``) are recorded in the included catalog
+    that holds them, one locked atomic edit per catalog file."""
     rows = {u["name"]: u for u in units if u.get("status") == "done" and u.get("result")}
     if not rows:
         return []
+    by_file: dict[Path, dict[str, str]] = {}
+    for name in rows:
+        owner, local = _owner(catalog_path, name)
+        by_file.setdefault(owner, {})[local] = name
+    written: list[str] = []
+    for owner, names in by_file.items():
+        done = _commit_file(owner, {local: rows[q] for local, q in names.items()})
+        written.extend(names[local] for local in done)
+    return written
+
+
+def _commit_file(catalog_path: Path, rows: dict[str, dict[str, Any]]) -> list[str]:
     catalog_dir = str(catalog_path.expanduser().resolve().parent)
 
     def change(name: str, old: Entry | None) -> Entry | None:

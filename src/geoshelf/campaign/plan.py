@@ -77,6 +77,8 @@ class Plan:
     client_units: list[Unit]
     #: Units packed into Dask tasks, at most ``batch_size`` files each.
     batches: list[list[Unit]]
+    #: Why inputs are missing (a dry run's plan only: a real run stops on the first).
+    missing: list[str] = field(default_factory=list)
 
     @property
     def by_id(self) -> dict[str, Unit]:
@@ -124,11 +126,19 @@ def jobs_needed(n_tasks: int, profile: Any, client_units: int = 0) -> int:
     return min(profile.max_jobs, want)
 
 
-def _expand(patterns: Sequence[str]) -> list[str]:
+def _expand(patterns: Sequence[str], missing: list[str] | None = None) -> list[str]:
+    """The files of ``inputs.files``; with ``missing`` (a dry run) absent inputs are listed there
+    instead of stopping the plan."""
     import glob
 
     files: list[str] = []
     for pat in patterns:
+        if missing is not None:
+            try:
+                files.extend(_expand([pat]))
+            except CampaignError as exc:
+                missing.append(str(exc))
+            continue
         if any(c in pat for c in "*?["):
             found = sorted(glob.glob(pat, recursive=True))
             if not found:
@@ -196,8 +206,11 @@ def resolve_catalog(spec: CampaignSpec) -> Path:
         raise CampaignError(f"{spec.path}: no catalog: set `catalog:` in the spec or pass --catalog ({exc})") from None
 
 
-def build_plan(spec: CampaignSpec) -> Plan:
-    """Resolve inputs into units and batches (stats files; reads the catalog; writes nothing)."""
+def build_plan(spec: CampaignSpec, *, allow_missing: bool = False) -> Plan:
+    """Resolve inputs into units and batches (stats files; reads the catalog; writes nothing).
+
+    ``allow_missing`` (dry runs): input files that do not exist here (a site's paths checked from
+    another machine) are listed in ``Plan.missing`` instead of stopping the plan."""
     from ..catalog import Catalog
     from ..catalog.paths import fingerprint, stat_files
     from ..convert import get_target
@@ -206,6 +219,7 @@ def build_plan(spec: CampaignSpec) -> Plan:
     target = get_target(spec.target) if spec.target else None
     out_dir = _output_dir(spec, catalog_path) if target else None
     units: list[Unit] = []
+    missing: list[str] = []
     if spec.mode == "entries":
         cat = Catalog(catalog_path)
         for seq, name in enumerate(spec.entries):
@@ -231,7 +245,7 @@ def build_plan(spec: CampaignSpec) -> Plan:
             units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
                               bytes_in=sum(s.size for s in stats), output=output, entry=entry))
     else:
-        files = _expand(spec.files)
+        files = _expand(spec.files, missing if allow_missing else None)
         groups = group_files(spec, files)
         for seq, (name, members) in enumerate(groups.items()):
             stats = stat_files(members)
@@ -257,7 +271,7 @@ def build_plan(spec: CampaignSpec) -> Plan:
     client_units = [u for u in units if on_client]
     batches = pack([u for u in units if not on_client], spec.batch_size)
     return Plan(spec=spec, catalog_path=catalog_path, work=work, units=units, client_units=client_units,
-                batches=batches)
+                batches=batches, missing=missing)
 
 
 __all__ = ["Plan", "Unit", "Work", "build_plan", "group_files", "jobs_needed", "pack", "resolve_catalog", "unit_id"]

@@ -81,6 +81,8 @@ def describe_plan(plan: Plan, profile: Profile, *, state_counts: dict[str, int] 
     what = f"convert to {spec.target}" if spec.target else "shelve only"
     if spec.mode == "files":
         lines.append(f"  inputs: {plan.n_files} files -> {len(plan.units)} units (entries to shelve and {what})")
+        for why in plan.missing:
+            lines.append(f"  inputs missing here: {why} (a real run stops on this)")
     else:
         lines.append(f"  inputs: {len(plan.units)} catalog entries, {plan.n_files} files ({what})")
     if spec.options:
@@ -329,7 +331,7 @@ def run_campaign(spec_path: str | Path, *, cluster: str | None = None, dry_run: 
     out = out or sys.stdout
     spec = load_spec(spec_path, catalog=catalog, state_dir=state_dir)
     profile = resolve_profile(spec, cluster)
-    plan = build_plan(spec)
+    plan = build_plan(spec, allow_missing=dry_run)
     if dry_run:
         counts = None
         if spec.state_path.is_file():

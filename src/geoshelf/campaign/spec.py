@@ -35,6 +35,7 @@ KEYS: dict[str, str] = {
     "max_jobs": "cap on concurrent scheduler jobs",
     "retries": "retries of a failed unit after its first attempt",
     "retry_backoff": "wait before the first retry (doubled for each further retry)",
+    "retry_backoff_max": "longest wait between retries (default: campaign.retry-backoff-max, 10 min)",
     "cluster": "cluster profile and its settings: {profile: pbs, walltime: ...}",
     "state": "state directory (default: beside the spec)",
 }
@@ -254,7 +255,8 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
         max_jobs = _positive_int(where, "max_jobs", max_jobs)
     try:
         backoff = parse_duration(data.get("retry_backoff", defaults["retry-backoff"]), "retry_backoff")
-        backoff_max = parse_duration(defaults["retry-backoff-max"], "campaign.retry-backoff-max")
+        backoff_max = parse_duration(data.get("retry_backoff_max", defaults["retry-backoff-max"]),
+                                     "retry_backoff_max")
     except ClusterError as exc:
         raise CampaignError(f"{where}: {exc}") from None
 
