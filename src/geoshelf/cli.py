@@ -28,6 +28,22 @@ def _catalog_path(args: argparse.Namespace) -> Path:
     return Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
 
 
+def _catalog_to_write(args: argparse.Namespace, command: str) -> Path:
+    """The catalog an editing command writes: ``--catalog`` or the configured one; never the bundled
+    demo by default (a data manager's entries would land in generated demo data)."""
+    from .catalog.locate import configured_catalog_path, demo_catalog_path
+
+    if args.catalog:
+        return Path(args.catalog).expanduser()
+    configured = configured_catalog_path()
+    if configured is None:
+        raise GeoshelfError(
+            f"no catalog configured: `geoshelf {command}` will not edit the demo catalog ({demo_catalog_path()}) "
+            "unless asked; pass --catalog FILE (e.g. --catalog catalogs/site.yaml, or the demo's own path), "
+            "or set GEOSHELF_CATALOG")
+    return configured
+
+
 def _open(args: argparse.Namespace) -> Any:
     from .catalog import Catalog
 
@@ -59,10 +75,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     from .catalog import Catalog, add_entry, check_name
     from .scan import scan
 
-    path = _catalog_path(args)
+    path = _catalog_to_write(args, "add")
     check_name(args.name)
     if path.exists() and not args.update and args.name in Catalog(path):
         raise GeoshelfError(f"{path}: an entry named {args.name!r} already exists (use --update to re-scan it)")
+    if args.untag and not args.update:
+        raise GeoshelfError("--untag removes tags of an existing entry: use it with --update")
     extra = {k: v for k, v in (("contact", args.contact), ("license", args.license)) if v}
     so = _kv(args.storage_option, "--storage-option")
     entry = scan(args.paths, args.name, catalog_dir=str(path.expanduser().resolve().parent),
@@ -71,11 +89,27 @@ def cmd_add(args: argparse.Namespace) -> int:
         old = cat[args.name]
         entry = entry.replace(representations=old.representations,
                               description=entry.description or old.description,
-                              tags=entry.tags or old.tags, contact=entry.contact or old.contact,
+                              tags=merge_tags(old.tags, args.tag or [], args.untag or []),
+                              contact=entry.contact or old.contact,
                               license=entry.license or old.license, extra_metadata=old.extra_metadata)
     add_entry(path, entry, overwrite=args.update)
     print(f"{'updated' if args.update else 'added'} {args.name}: {entry.files} {entry.format} files, "
           f"{_size(entry.bytes)}, variables {', '.join(entry.variables) or '-'} -> {path}")
+    return 0
+
+
+def merge_tags(old: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> list[str]:
+    """Tags after ``--tag`` (added, in order, once) and ``--untag`` (removed)."""
+    drop = set(remove)
+    return [t for t in dict.fromkeys([*old, *add]) if t not in drop]
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .catalog import remove_entry
+
+    path = _catalog_to_write(args, "remove")
+    remove_entry(path, args.name)
+    print(f"removed {args.name} from {path} (no data was touched)")
     return 0
 
 
@@ -155,8 +189,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
     problems = lint(path, open_representations=not args.no_open)
     for p in problems:
         print(p)
+    orphans = []
+    if not any(p.entry == "(catalog)" for p in problems):
+        from .shelf import find_orphans
+
+        orphans = find_orphans(path)
+    for o in orphans:
+        print(f"warning: (shelf): output no entry names: {o.path} ({_size(o.bytes)}; `geoshelf gc` removes it)")
     errors = sum(p.level == "error" for p in problems)
-    print(f"{path}: {errors} errors, {len(problems) - errors} warnings")
+    print(f"{path}: {errors} errors, {len(problems) - errors + len(orphans)} warnings")
     return 1 if errors else 0
 
 
@@ -186,6 +227,21 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
         print(f"skipped: {err}", file=sys.stderr)
     print(f"{report.files_scanned} files scanned, {len(report.groups)} duplicate groups, "
           f"{_size(report.reclaimable)} reclaimable (nothing was deleted)")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .shelf import remove_orphans
+
+    path = _catalog_path(args)
+    orphans = remove_orphans(path, dry_run=not args.yes)
+    for o in orphans:
+        print(f"{'removed' if args.yes else 'would remove'} {o.path} ({_size(o.bytes)})")
+    total = _size(sum(o.bytes for o in orphans))
+    if args.yes:
+        print(f"{len(orphans)} outputs no entry of {path} names removed, {total} freed")
+    else:
+        print(f"{len(orphans)} outputs no entry of {path} names, {total}; nothing was removed (rerun with --yes)")
     return 0
 
 
@@ -305,13 +361,18 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     a.add_argument("paths", nargs="+", metavar="PATH", help="files, globs (quoted) or a directory")
     a.add_argument("--name", required=True, help="entry name (letters, digits, _ and -)")
     a.add_argument("--description", help="one-line description")
-    a.add_argument("--tag", action="append", help="a tag (repeatable)")
+    a.add_argument("--tag", action="append", help="a tag (repeatable; with --update: added to the entry's tags)")
+    a.add_argument("--untag", action="append", metavar="TAG", help="with --update: remove this tag (repeatable)")
     a.add_argument("--contact", help="who to ask about the data")
     a.add_argument("--license", help="licence of the data")
     a.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
                    help="fsspec storage option for remote sources (no secrets: use the user config)")
     a.add_argument("--update", action="store_true", help="re-scan an existing entry (e.g. new files arrived)")
     a.set_defaults(func=cmd_add)
+
+    rm = sub.add_parser("remove", parents=[common], help="remove an entry from the catalog (never touches data)")
+    rm.add_argument("name")
+    rm.set_defaults(func=cmd_remove)
 
     ls = sub.add_parser("list", parents=[common], help="list catalog entries")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
@@ -350,6 +411,11 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     de.add_argument("paths", nargs="+", metavar="PATH")
     de.add_argument("--json", action="store_true")
     de.set_defaults(func=cmd_dedupe)
+
+    gc = sub.add_parser("gc", parents=[common],
+                        help="remove shelf outputs no entry names (dry run unless --yes; only geoshelf outputs)")
+    gc.add_argument("--yes", action="store_true", help="really remove them")
+    gc.set_defaults(func=cmd_gc)
 
     rl = sub.add_parser("relocate", parents=[common], help="data moved on disk: rewrite paths")
     rl.add_argument("old_prefix", metavar="OLD_PREFIX")

@@ -7,6 +7,7 @@ locks, re-reads, preserves comments and untouched entries, and writes atomically
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import CatalogError, EntryNotFoundError, NameClashError, UnsafeCatalogError
+from ..errors import CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError
 from .fastload import Irregular, read_streaming
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index, build_streaming
@@ -178,8 +179,7 @@ class Catalog:
             if isinstance(sub, Catalog):
                 return sub[rest]
         if name not in self._raw:
-            hint = ", ".join(sorted(self._raw)[:10]) or "the catalog is empty"
-            raise EntryNotFoundError(f"{self.path}: no entry named {name!r} (entries: {hint})")
+            raise EntryNotFoundError(f"{self.path}: no entry named {name!r}{self._suggest(name)}")
         src = self._raw[name]
         item: Entry | Catalog
         if src.get("driver") in INCLUDE_DRIVERS:
@@ -197,6 +197,23 @@ class Catalog:
                 raise CatalogError(f"{self.path}: entry {name!r} is malformed: {exc}") from None
         self._cache[name] = item
         return item
+
+    def _suggest(self, name: str) -> str:
+        """``(did you mean 'sst'?)`` from the closest names, qualified names of included catalogs too."""
+        import difflib
+
+        names = list(self._raw)
+        if len(names) <= 10_000:
+            with contextlib.suppress(GeoshelfError):
+                names += [q for q, _ in self.walk() if q not in self._raw]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        if not close and "." not in name:  # `sts` for the `demo.sst` of an included catalog
+            close = [q for q in names if "." in q
+                     and difflib.get_close_matches(name, [q.rsplit(".", 1)[1]], cutoff=0.6)][:3]
+        if close:
+            return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+        shown = ", ".join(sorted(self._raw)[:10])
+        return f" (entries: {shown}{', ...' if len(self._raw) > 10 else ''})" if shown else " (the catalog is empty)"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

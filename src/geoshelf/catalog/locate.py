@@ -57,12 +57,9 @@ def demo_catalog_path() -> Path:
     return demo_dir() / "demo.yaml"
 
 
-def default_catalog_path() -> Path:
-    """The catalog ``open_catalog()`` reads with no argument.
-
-    ``$GEOSHELF_CATALOG``; else ``catalog:`` in the user config; else in the site
-    config (``/etc/geoshelf/config.yaml``); else the demo catalog.
-    """
+def configured_catalog_path() -> Path | None:
+    """The catalog someone chose: ``$GEOSHELF_CATALOG``, else ``catalog:`` in the user config,
+    else in the site config; None when nothing is configured (the demo is the fallback)."""
     if os.environ.get(ENV_CATALOG):
         return Path(os.environ[ENV_CATALOG]).expanduser()
     for cfg in (user_config_path(), SITE_CONFIG):
@@ -70,6 +67,18 @@ def default_catalog_path() -> Path:
         if value:
             p = Path(str(value)).expanduser()
             return p if p.is_absolute() else (cfg.parent / p)
+    return None
+
+
+def default_catalog_path() -> Path:
+    """The catalog ``open_catalog()`` reads with no argument.
+
+    ``$GEOSHELF_CATALOG``; else ``catalog:`` in the user config; else in the site
+    config (``/etc/geoshelf/config.yaml``); else the demo catalog.
+    """
+    configured = configured_catalog_path()
+    if configured is not None:
+        return configured
     demo = demo_catalog_path()
     if not demo.is_file():
         raise CatalogError(

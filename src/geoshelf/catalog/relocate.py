@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import CatalogError
 from .catalog import load_raw
 from .paths import relativize, resolve
 from .yamlio import edit_catalog
@@ -32,6 +33,10 @@ def relocate(path: str | os.PathLike[str], old_prefix: str, new_prefix: str) -> 
     load_raw(p)
     old = old_prefix.rstrip("/") if "://" in old_prefix else os.path.abspath(old_prefix)
     new = new_prefix.rstrip("/") if "://" in new_prefix else os.path.abspath(new_prefix)
+    if "://" not in new and not os.path.isdir(new):
+        raise CatalogError(f"{p}: cannot relocate to {new}: "
+                           f"{'not a directory' if os.path.exists(new) else 'no such directory'} "
+                           "(move the data first, then relocate; nothing was changed)")
     changed: list[str] = []
     with edit_catalog(p) as doc:
         for name, src in (doc.get("sources") or {}).items():
