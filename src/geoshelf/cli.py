@@ -427,9 +427,12 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     cv.add_argument("--to", required=True, choices=target_names(), metavar="TARGET",
                     help=f"the target: {', '.join(target_names())} (the installed ones)")
     cv.add_argument("--output", metavar="PATH", help="output path (default: the shelf beside the catalog)")
-    cv.add_argument("--validate", choices=["full", "sample"], default="full",
-                    help="full (default): every value compared with the source; sample: coordinates in full, "
-                    "values of sampled files or blocks (recorded as such); see docs/conversions.md")
+    cv.add_argument("--validate", choices=["full", "sample", "metadata", "values"], default="full",
+                    help="full (default): the target's complete check, every value compared with the source (for "
+                    "references: every chunk's byte range and codec and the decoded coordinates checked against "
+                    "the sources, recorded as metadata); sample: coordinates in full, values of sampled files "
+                    "or blocks; references also: metadata (= full), values (every value compared); the check "
+                    "that ran is recorded in the provenance; see docs/conversions.md")
     cv.add_argument("--option", action="append", metavar="KEY=VALUE",
                     help="a target option by name (any declared option; see the flags below)")
     cv.set_defaults(func=cmd_convert, target_options=[])

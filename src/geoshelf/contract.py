@@ -29,8 +29,10 @@ from .errors import ConversionError, OptionError
 if TYPE_CHECKING:
     from .catalog.model import Entry, Representation
 
-#: How an output was compared with its source.
-Validation = Literal["full", "sample"]
+#: How an output was compared with its source: "full" and "sample" for every target; a target may
+#: declare its own (references: "metadata", a check of every chunk's byte range and codecs, and
+#: "values"), see :attr:`Converter.validations`.
+Validation = Literal["full", "sample", "metadata", "values"]
 VALIDATIONS: tuple[Validation, ...] = ("full", "sample")
 
 _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -235,6 +237,9 @@ class Converter(Generic[StateT]):
     options: ClassVar[tuple[Option, ...]] = ()
     #: Suffix of the output name (``sst`` -> ``sst.zarr``).
     suffix: ClassVar[str] = ""
+    #: Accepted ``--validate`` values ("full": the target's complete check); :meth:`validate` returns the
+    #: one that ran (recorded in the provenance).
+    validations: ClassVar[tuple[Validation, ...]] = VALIDATIONS
 
     def __init__(self, name: str) -> None:
         #: The target's name: its entry point's name (``--to NAME``, the representation kind).
@@ -285,6 +290,11 @@ class Converter(Generic[StateT]):
     def output_name(self, entry: Entry, options: Mapping[str, Any]) -> str:
         """File or directory name of the output."""
         return entry.name + self.suffix
+
+    def check_output(self, entry: Entry, output: Path, options: dict[str, Any]) -> dict[str, Any]:
+        """Options as the output's name implies them, or a ConversionError when the name does not fit
+        (e.g. a store kind chosen by suffix); called before :meth:`plan`, before any work."""
+        return options
 
     # -- the work ----------------------------------------------------------------------------
     def write(self, plan: Plan[StateT], path: Path) -> None:

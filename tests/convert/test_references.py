@@ -93,14 +93,15 @@ def test_preflight_refuses_in_plain_words(tmp_path: Path, data_copy: dict[str, l
     assert not shelf.exists() or not [p for p in shelf.iterdir() if not p.name.endswith(".lock")]
 
 
-def test_netcdf3_refused_with_reason(tmp_path: Path, data_copy: dict[str, list[Path]]) -> None:
+def test_a_single_netcdf3_file_is_referenced(tmp_path: Path, data_copy: dict[str, list[Path]]) -> None:
     nc3 = tmp_path / "nc3.nc"
     with xr.open_dataset(data_copy["air"][0]) as ds:
         ds.load().to_netcdf(nc3, format="NETCDF3_64BIT", engine="scipy")
     cat = tmp_path / "c.yaml"
     add_entry(cat, scan([str(nc3)], "old", catalog_dir=str(tmp_path)))
-    with pytest.raises(ConversionError, match="NetCDF3.*use --to zarr"):
-        convert("old", "references", catalog=cat)
+    assert convert("old", "references", catalog=cat).provenance.validation == "metadata"
+    got = Catalog(cat).old.to_dask(representation="references").load()
+    xr.testing.assert_equal(got, xr.open_dataset(nc3, engine="scipy").load())
 
 
 def test_append_and_unchanged(tmp_path: Path, catalog_path: Path, data_copy: dict[str, list[Path]]) -> None:
@@ -123,3 +124,11 @@ def test_append_and_unchanged(tmp_path: Path, catalog_path: Path, data_copy: dic
     refs = json.loads(Path(Catalog(catalog_path).sst.resolve(out.representation.path)).read_text())
     assert np.all(np.diff(xr.open_dataset("reference://", engine="zarr", backend_kwargs={
         "consolidated": False, "storage_options": {"fo": refs}}).time.values) == np.timedelta64(1, "D"))
+
+
+def test_batched_attribute_indexer_gives_kerchunks_references(data_copy: dict[str, list[Path]]) -> None:
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    for f in (data_copy["sst"][0], data_copy["air"][0]):
+        stock = SingleHdf5ToZarr(str(f), inline_threshold=300).translate()
+        assert json.dumps(single_refs(str(f))) == json.dumps(stock)  # same keys, order and bytes

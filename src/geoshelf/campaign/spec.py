@@ -28,7 +28,7 @@ KEYS: dict[str, str] = {
     "inputs": "what to convert: {entries: [...]} or {files: [...], name: ..., pattern: ...}",
     "target": "an installed conversion target (zarr, references, cog, parquet, ...), or null to shelve files only",
     "options": "the target's options (as `geoshelf convert --option`; checked against the target's declared options)",
-    "validate": "full or sample",
+    "validate": "full or sample (references also: metadata, values)",
     "output": "directory of the outputs (default: the shelf beside the catalog)",
     "placement": "auto, client or worker: where a conversion runs",
     "batch_size": "files per Dask task",
@@ -242,8 +242,12 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     elif options:
         raise CampaignError(f"{where}: options are given but target is null (nothing is converted)")
     validate = data.get("validate", "full")
-    if validate not in ("full", "sample"):
-        raise CampaignError(f"{where}: validate must be 'full' or 'sample', not {validate!r}")
+    accepted = ("full", "sample")
+    if target is not None:
+        accepted = get_target(str(target)).validations
+    if validate not in accepted:
+        raise CampaignError(f"{where}: validate must be {', '.join(repr(v) for v in accepted[:-1])} or "
+                            f"{accepted[-1]!r} for target {target!r}, not {validate!r}")
     placement = data.get("placement", "auto")
     if placement not in PLACEMENTS:
         raise CampaignError(f"{where}: placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")

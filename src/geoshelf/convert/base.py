@@ -185,8 +185,9 @@ class Decision:
 
 def check_request(converter: Converter[Any], entry: Entry, output: Path, validate: str) -> Path:
     """Refuse a request that cannot work (before anything is read); the absolute output path."""
-    if validate not in VALIDATIONS:
-        raise ConversionError(f"--validate must be 'full' or 'sample', not {validate!r}")
+    if validate not in converter.validations:
+        raise ConversionError(f"--validate must be one of {', '.join(converter.validations)} for target "
+                              f"{converter.name!r}, not {validate!r}")
     if not converter.can_convert(entry):
         raise ConversionError(
             f"{entry.name}: target {converter.name!r} cannot convert {entry.format} data "
@@ -316,7 +317,7 @@ def run(converter: Converter[Any], entry: Entry, output: Path, options: dict[str
     output's lock: decide -> append_in_place or write_validate_publish -> make_representation.
     """
     output = check_request(converter, entry, output, validate)
-    checked = converter.plan(entry, options)
+    checked = converter.plan(entry, converter.check_output(entry, output, dict(options)))
     sources = read_sources(entry)
     prepare_output_dir(output)
     plan: Plan[Any] = Plan(entry=entry, files=list(sources.files), stats=list(sources.stats), options=checked,
