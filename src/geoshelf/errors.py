@@ -75,3 +75,7 @@ class GeoshelfWarning(UserWarning):
 
 class StaleRepresentationWarning(GeoshelfWarning):
     """A representation's source changed since it was made; the loader fell back."""
+
+
+class UnusableEntryWarning(GeoshelfWarning):
+    """A catalog entry is malformed or unsafe; it was skipped and the rest of the catalog is used."""

@@ -21,6 +21,7 @@ def collect_files(paths: Sequence[str], storage_options: dict[str, Any] | None =
     files: list[str] = []
     stored: list[str] = []
     for p in paths:
+        p = p if is_url(p) else os.path.expanduser(p)  # the user's own paths: ~ means their home
         if not is_url(p) and os.path.isdir(p) and not sniff_is_zarr(p):
             inside = sorted(
                 os.path.join(p, f) for f in os.listdir(p)
@@ -32,7 +33,7 @@ def collect_files(paths: Sequence[str], storage_options: dict[str, Any] | None =
             continue
         if not is_url(p) and not has_glob(p) and not os.path.exists(p):
             raise SourceError(f"{p}: no such file or directory")
-        found = expand(p, os.getcwd(), storage_options)
+        found = expand(p, os.getcwd(), storage_options, expand_user=True)
         files.extend(found)
         if has_glob(p):
             stored.append(p if is_url(p) else os.path.abspath(p))

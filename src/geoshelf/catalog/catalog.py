@@ -9,34 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError
+from ..errors import (CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError,
+                      UnusableEntryWarning)
 from .fastload import Irregular, read_streaming
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index, build_streaming
 from .index import build as build_index
+from .limits import load_yaml_documents
 from .model import ALLOWED_DRIVERS, Entry, plain_data
 from .paths import resolve
 from .search import Query
 from .table import entries_frame, unique_values
+from .trust import check_entry, check_path
 from .yamlio import edit_catalog, read_text
-
-try:  # libyaml is much faster; both are safe loaders
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 INCLUDE_DRIVERS = frozenset({"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog"})
+#: Longest entry name (names become file names of outputs: well below NAME_MAX).
+MAX_NAME_LENGTH = 128
 
 
-def check_name(name: str) -> str:
-    """Entry names are identifiers (letters, digits, ``_``, ``-``), not starting with a digit."""
+def check_name(name: Any) -> str:
+    """Entry names are identifiers (letters, digits, ``_``, ``-``), not starting with a digit,
+    at most :data:`MAX_NAME_LENGTH` characters: the rule ``add`` applies and loading enforces."""
+    if not isinstance(name, str):
+        raise CatalogError(f"invalid entry name {name!r}: a name is text")
+    if len(name) > MAX_NAME_LENGTH:
+        raise CatalogError(f"invalid entry name {name[:40]!r}...: longer than {MAX_NAME_LENGTH} characters")
     if not name or not set(name) <= _NAME_OK or name[0].isdigit() or name.startswith("-"):
         raise CatalogError(
             f"invalid entry name {name!r}: use letters, digits, '_' or '-', starting with a letter"
@@ -48,7 +54,7 @@ def load_raw(path: Path) -> dict[str, Any]:
     """Parse a catalog file safely into plain data, with the checks every reader needs."""
     text = read_text(path)
     try:
-        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - a safe loader
+        docs = load_yaml_documents(text, str(path))  # a safe loader, with depth / alias / duplicate-key limits
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise UnsafeCatalogError(
@@ -67,10 +73,14 @@ def load_raw(path: Path) -> dict[str, Any]:
     sources = data.get("sources") or {}
     if not isinstance(sources, dict):
         raise CatalogError(f"{path}: 'sources:' must be a mapping of entry names to entries")
+    if not isinstance(data.get("metadata") or {}, dict):
+        raise CatalogError(f"{path}: the catalog's 'metadata:' must be a mapping")
     for name, src in sources.items():
         if not isinstance(src, dict):
             raise CatalogError(f"{path}: entry {name!r} must be a mapping")
         driver = src.get("driver")
+        if not isinstance(driver, str):
+            raise CatalogError(f"{path}: entry {name!r}: driver must be a name, not {type(driver).__name__}")
         if driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS:
             raise UnsafeCatalogError(
                 f"{path}: entry {name!r}: driver {driver!r} is not allowed "
@@ -94,7 +104,7 @@ def _checked(path: Path, items: Any) -> Any:
         if not isinstance(name, str) or not isinstance(src, dict):
             raise Irregular(f"entry {name!r}")
         driver = src.get("driver")
-        if driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS:
+        if not isinstance(driver, str) or (driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS):
             raise Irregular(f"entry {name!r}: driver {driver!r}")
         if not isinstance(src.get("args", {}), dict) or not isinstance(src.get("metadata", {}) or {}, dict):
             raise Irregular(f"entry {name!r}: args/metadata")
@@ -108,7 +118,7 @@ def _streamed_index(path: Path, st: os.stat_result) -> Index | None:
         doc, items = read_streaming(path)
         if not build_streaming(path, st, _checked(path, items), lambda: doc):
             return None
-    except (Irregular, UnicodeDecodeError):
+    except (Irregular, UnicodeDecodeError, RecursionError):  # the full parser reports what is wrong
         return None
     return Index.open(path, st)
 
@@ -143,6 +153,8 @@ class Catalog:
             if len(self._raw) >= INDEX_MIN_ENTRIES:
                 build_index(self.path, st, data)
         self.metadata: dict[str, Any] = data.get("metadata") or {}
+        if not isinstance(self.metadata, dict):
+            raise CatalogError(f"{self.path}: the catalog's 'metadata:' must be a mapping")
         self.description: str = str(data.get("description") or self.metadata.get("description") or "")
         self._cache: dict[str, Entry | Catalog] = {}
 
@@ -182,17 +194,29 @@ class Catalog:
             raise EntryNotFoundError(f"{self.path}: no entry named {name!r}{self._suggest(name)}")
         src = self._raw[name]
         item: Entry | Catalog
+        try:
+            check_name(name)
+        except CatalogError as exc:
+            raise UnsafeCatalogError(f"{self.path}: entry unusable: {exc}") from None
         if src.get("driver") in INCLUDE_DRIVERS:
             sub_path = (src.get("args") or {}).get("path")
             if not sub_path:
                 raise CatalogError(f"{self.path}: included catalog {name!r} has no args.path")
-            target = resolve(str(sub_path), self.directory)
+            try:
+                check_path(sub_path, "args.path")
+            except CatalogError as exc:
+                raise UnsafeCatalogError(f"{self.path}: included catalog {name!r} unusable: {exc}") from None
+            target = os.path.realpath(resolve(sub_path, self.directory))
             if target in self._stack:
-                raise CatalogError(f"{self.path}: catalog {name!r} includes itself ({target})")
+                raise CatalogError(f"{self.path}: catalog {name!r} includes itself ({target}): an include cycle")
             item = Catalog(target, _stack=self._stack)
         else:
             try:
-                item = Entry.from_source(name, src, catalog_dir=self.directory)
+                item = check_entry(Entry.from_source(name, src, catalog_dir=self.directory))
+            except UnsafeCatalogError as exc:
+                raise UnsafeCatalogError(f"{self.path}: entry {name!r} unusable: {exc}") from None
+            except CatalogError as exc:
+                raise CatalogError(f"{self.path}: entry {name!r} is malformed: {exc}") from None
             except (TypeError, ValueError, KeyError) as exc:
                 raise CatalogError(f"{self.path}: entry {name!r} is malformed: {exc}") from None
         self._cache[name] = item
@@ -230,18 +254,30 @@ class Catalog:
         return list(self._raw)
 
     # -- traversal and search ------------------------------------------------------------
+    def usable(self, name: str) -> Entry | Catalog | None:
+        """``self[name]``, or None (with an :class:`UnusableEntryWarning`) when that entry is
+        malformed or unsafe: one bad entry does not make the rest of the catalog unreadable."""
+        try:
+            return self[name]
+        except CatalogError as exc:
+            warnings.warn(str(exc), UnusableEntryWarning, stacklevel=3)
+            return None
+
     def walk(self, prefix: str = "") -> Iterator[tuple[str, Entry]]:
-        """Every entry, included catalogs expanded, as (qualified name, entry)."""
+        """Every usable entry, included catalogs expanded, as (qualified name, entry).
+
+        Unusable entries (malformed, unsafe, bad names) are skipped with an :class:`UnusableEntryWarning`.
+        """
         for name in self._raw:
-            item = self[name]
+            item = self.usable(name)
             if isinstance(item, Catalog):
                 yield from item.walk(prefix + name + ".")
-            else:
+            elif item is not None:
                 yield prefix + name, item
 
     def entries(self) -> list[Entry]:
-        """The entries of this file (not of included catalogs)."""
-        return [e for e in (self[n] for n in self._raw) if isinstance(e, Entry)]
+        """The usable entries of this file (not of included catalogs)."""
+        return [e for e in (self.usable(n) for n in self._raw) if isinstance(e, Entry)]
 
     def search(self, text: str | None = None, *, variable: Any = None, time: Any = None,
                bbox: str | Sequence[float] | None = None, tags: str | Sequence[str] | None = None,
@@ -276,11 +312,11 @@ class Catalog:
             return {q: e for q, e in self.walk(prefix) if query.matches(e, q)}
         hits: dict[str, Entry] = {}
         for name in self._index.candidates(query):
-            entry = self[name]
+            entry = self.usable(name)
             if isinstance(entry, Entry) and query.matches(entry, prefix + name):
                 hits[prefix + name] = entry
         for name in self._index.includes():
-            sub = self[name]
+            sub = self.usable(name)
             if isinstance(sub, Catalog):
                 hits.update(sub._search(query, prefix + name + "."))
         return hits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,6 +15,11 @@ _STYLE = (
     ".geoshelf th{background:#f0f0f0}.geoshelf .rep{display:inline-block;margin-right:4px;padding:0 4px;"
     "border-radius:3px;background:#e0ecff}</style>"
 )
+
+
+def escape(value: Any) -> str:
+    """Any value as HTML text: everything a catalog holds is escaped, whatever its type."""
+    return _escape(str(value), quote=True)
 
 
 def _size(n: int) -> str:
@@ -32,7 +37,7 @@ def _row(name: str, e: Entry) -> str:
     return (
         f"<tr><td><b>{escape(name)}</b></td><td>{escape(e.description)}</td>"
         f"<td>{escape(', '.join(e.variables))}</td><td>{time}</td>"
-        f"<td>{e.files}</td><td>{_size(e.bytes)}</td><td>{reps}</td><td>{escape(', '.join(e.tags))}</td></tr>"
+        f"<td>{escape(e.files)}</td><td>{escape(_size(e.bytes))}</td><td>{reps}</td><td>{escape(', '.join(e.tags))}</td></tr>"
     )
 
 
@@ -52,8 +57,9 @@ def entries_html(items: list[tuple[str, Any]], title: str) -> str:
 
 
 def catalog_html(cat: Catalog) -> str:
-    """The catalog as a table of its entries."""
-    return entries_html([(n, cat[n]) for n in cat], title=f"geoshelf catalog {cat.path} ({len(cat)} entries)")
+    """The catalog as a table of its usable entries (an unusable one is skipped with a warning)."""
+    items = [(n, item) for n in cat if (item := cat.usable(n)) is not None]
+    return entries_html(items, title=f"geoshelf catalog {cat.path} ({len(cat)} entries)")
 
 
 def entry_html(e: Entry) -> str:
@@ -64,15 +70,15 @@ def entry_html(e: Entry) -> str:
         ("dims", escape(", ".join(f"{k}: {v}" for k, v in e.dims.items()))),
         ("time", escape(" to ".join(e.time_range)) if e.time_range else ""),
         ("bbox", escape(", ".join(f"{x:g}" for x in e.bbox)) if e.bbox else ""),
-        ("crs", escape(e.crs or "")), ("files", str(e.files)), ("size", _size(e.bytes)),
+        ("crs", escape(e.crs or "")), ("files", escape(e.files)), ("size", escape(_size(e.bytes))),
         ("tags", escape(", ".join(e.tags))), ("contact", escape(e.contact)), ("license", escape(e.license)),
         ("fingerprint", f"<code>{escape(e.fingerprint[:23])}</code>"),
     ]
     rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields if v)
     reps = "".join(
         f"<tr><th>{escape(r.kind)}</th><td><code>{escape(r.path)}</code> {escape(r.format)}"
-        + (f" &middot; {_size(r.provenance.bytes_out)}, {r.provenance.files_out} files, "
-           f"made {escape(r.provenance.finished[:19])}" if r.provenance else "")
+        + (f" &middot; {escape(_size(r.provenance.bytes_out))}, {escape(r.provenance.files_out)} files, "
+           f"made {escape(str(r.provenance.finished)[:19])}" if r.provenance else "")
         + "</td></tr>"
         for r in [e.original, *e.representations]
     )

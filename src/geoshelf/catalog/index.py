@@ -19,7 +19,7 @@ from typing import Any
 
 from .search import Query
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"  # 4: entries validated with duplicate-key and alias limits
 #: Catalogs with fewer entries are just parsed (an index would not pay off).
 MIN_ENTRIES = 500
 

@@ -71,12 +71,17 @@ def _check_entry(name: str, raw: dict[str, Any], entry: Entry, opener: Callable[
                               message=f"{rep.kind} representation does not open: {' '.join(str(exc).split())[:200]}")
 
 
-def lint(path: str | os.PathLike[str], *, open_representations: bool = True) -> list[Problem]:
-    """All problems found in the catalog at ``path`` (and the catalogs it includes)."""
+def lint(path: str | os.PathLike[str], *, open_representations: bool = True,
+         _seen: tuple[str, ...] = ()) -> list[Problem]:
+    """All problems found in the catalog at ``path`` (and the catalogs it includes, once each:
+    include cycles, through symbolic links too, are reported, not followed)."""
     p = Path(path)
+    real = os.path.realpath(p.expanduser())
+    if real in _seen:
+        return [Problem(level="error", entry="(catalog)", message=f"{p}: includes itself ({real}): an include cycle")]
     try:
         load_raw(p.expanduser().resolve())
-        cat = Catalog(p)
+        cat = Catalog(p, _stack=_seen)
     except GeoshelfError as exc:
         return [Problem(level="error", entry="(catalog)", message=str(exc))]
     opener = None
@@ -94,7 +99,8 @@ def lint(path: str | os.PathLike[str], *, open_representations: bool = True) -> 
             continue
         if isinstance(item, Catalog):
             problems.extend(Problem(level=q.level, entry=f"{name}.{q.entry}", message=q.message)
-                            for q in lint(item.path, open_representations=open_representations))
+                            for q in lint(item.path, open_representations=open_representations,
+                                          _seen=_seen + (real,)))
             continue
         problems.extend(_check_entry(name, raw, item, opener))
     return problems

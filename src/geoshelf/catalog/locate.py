@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -88,14 +89,48 @@ def default_catalog_path() -> Path:
     return demo
 
 
-def storage_options_for(url: str) -> dict[str, Any]:
-    """Storage options for a URL from the user's config (``storage_options: {prefix: {...}}``).
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    Secrets stay in the user's config, never in a catalog.  The longest matching prefix wins.
+
+def _url_parts(url: str) -> tuple[str, str, int | None, list[str]] | None:
+    """(scheme, host or bucket, port, path segments) of a URL or local path; None when malformed."""
+    if "://" not in url:
+        return "file", "", None, [p for p in os.path.normpath(url).split("/") if p]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "") if scheme in _DEFAULT_PORTS else parts.netloc.rpartition("@")[2]
+    if scheme in _DEFAULT_PORTS:
+        port = port or _DEFAULT_PORTS[scheme]
+    return scheme, host.lower() if scheme in _DEFAULT_PORTS else host, port, [p for p in parts.path.split("/") if p]
+
+
+def storage_options_for(url: str) -> dict[str, Any]:
+    """Storage options for a URL from the user's config (``storage_options: {URL prefix: {...}}``).
+
+    Secrets stay in the user's config, never in a catalog.  A configured prefix matches on the
+    parsed URL: same scheme, host and port (for object stores: bucket), and whole path segments,
+    so ``http://a:1@b:2/x`` never gets the options of ``http://a:1``.  The longest match wins.
     """
     options = read_config(user_config_path()).get("storage_options") or {}
-    best = ""
+    if not isinstance(options, dict):
+        raise CatalogError(f"{user_config_path()}: storage_options must be a mapping of URL prefixes to options")
+    target = _url_parts(url)
+    if target is None:
+        return {}
+    best: tuple[int, str] | None = None
     for prefix in options:
-        if url.startswith(str(prefix)) and len(str(prefix)) > len(best):
-            best = str(prefix)
-    return dict(options.get(best) or {}) if best else {}
+        want = _url_parts(str(prefix))
+        if want is None or want[:3] != target[:3] or target[3][: len(want[3])] != want[3]:
+            continue
+        if best is None or len(want[3]) > best[0]:
+            best = (len(want[3]), prefix)
+    if best is None:
+        return {}
+    found = options[best[1]] or {}
+    if not isinstance(found, dict):
+        raise CatalogError(f"{user_config_path()}: storage_options for {best[1]!r} must be a mapping")
+    return dict(found)

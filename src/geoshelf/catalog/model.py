@@ -15,8 +15,11 @@ Everything geoshelf adds lives under ``metadata.geoshelf`` so intake ignores it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ..errors import CatalogError
 
 #: Kinds of representation, best first (the loader's order of preference).
 REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet", "original")
@@ -67,8 +70,19 @@ class Provenance:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Provenance:
         """Build from the YAML form, ignoring unknown keys."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: plain_data(v) for k, v in data.items() if k in names})
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = plain_data(data[f.name])
+            if f.name in _PROVENANCE_INTS:
+                value = _count(value, f"provenance.{f.name}")
+            elif f.name in ("parameters", "versions"):
+                value = _mapping(value, f"provenance.{f.name}")
+            else:
+                value = _text(value, f"provenance.{f.name}")
+            out[f.name] = value
+        return cls(**out)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,12 +113,19 @@ class Representation:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Representation:
         """Build from the YAML form."""
+        if not isinstance(data, dict):
+            raise CatalogError(f"a representation must be a mapping, not {type(data).__name__}")
         prov = data.get("provenance")
+        if prov is not None and not isinstance(prov, dict):
+            raise CatalogError("representation provenance must be a mapping")
+        for key in ("kind", "path"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise CatalogError(f"a representation needs a {key!r} string")
         return cls(
-            kind=str(data["kind"]),
-            path=str(data["path"]),
-            format=str(data.get("format", "")),
-            options=plain_data(data.get("options") or {}),
+            kind=data["kind"],
+            path=data["path"],
+            format=_text(data.get("format", ""), "representation format"),
+            options=_mapping(plain_data(data.get("options") or {}), "representation options"),
             provenance=Provenance.from_dict(prov) if isinstance(prov, dict) else None,
         )
 
@@ -173,15 +194,18 @@ class Entry:
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """fsspec options to reach the sources: the user's config for the URL, then the entry's own.
+        """fsspec options to reach the sources: the entry's own (checked against an allow-list),
+        with the user's config for the URL over them.
 
-        Secrets belong in the user's config (``storage_options:`` by URL prefix), never in a catalog.
+        Secrets belong in the user's config (``storage_options:`` by URL), never in a catalog; a
+        catalog cannot redirect a URL the user's config holds options for (see ``catalog/trust.py``).
         """
         from .locate import storage_options_for
+        from .trust import effective_storage_options
 
-        out = storage_options_for(self.resolve(_first(self.urlpath))) if self.urlpath else {}
-        out.update(self.args.get("storage_options") or {})
-        return out
+        url = self.resolve(_first(self.urlpath)) if self.urlpath else ""
+        user = storage_options_for(url) if url else {}
+        return effective_storage_options(url, self.args.get("storage_options"), user)
 
     def source_files(self, must_exist: bool = True) -> list[str]:
         """The original files, globs expanded, sorted."""
@@ -263,39 +287,51 @@ class Entry:
     @classmethod
     def from_source(cls, name: str, data: dict[str, Any], catalog_dir: str | None = None) -> Entry:
         """Build from an intake v1 ``sources:`` item (plain data)."""
-        args = dict(plain_data(data.get("args") or {}))
+        args = dict(_mapping(plain_data(data.get("args") or {}), "args"))
         urlpath = args.pop("urlpath", "")
-        metadata = dict(plain_data(data.get("metadata") or {}))
-        geo = dict(metadata.pop("geoshelf", None) or {})
+        if not (isinstance(urlpath, str) or (isinstance(urlpath, list) and all(isinstance(u, str) for u in urlpath))):
+            raise CatalogError("args.urlpath must be a path or a list of paths")
+        metadata = dict(_mapping(plain_data(data.get("metadata") or {}), "metadata"))
+        geo = dict(_mapping(metadata.pop("geoshelf", None) or {}, "metadata.geoshelf"))
         known = {
             "format", "variables", "variable_attrs", "facets", "dims", "time_range", "bbox", "crs", "bytes", "files",
             "fingerprint", "tags", "contact", "license", "representations",
         }
-        driver = str(data.get("driver", ""))
+        driver = data.get("driver", "")
+        if not isinstance(driver, str):
+            raise CatalogError(f"driver must be a name, not {type(driver).__name__}")
         fmt = geo.get("format") or {v: k for k, v in FORMAT_DRIVERS.items()}.get(driver, driver)
         tr = geo.get("time_range")
+        if tr is not None and not (isinstance(tr, list) and len(tr) == 2 and all(_is_scalar(t) for t in tr)):
+            raise CatalogError("metadata.geoshelf.time_range must be [start, end]")
         bb = geo.get("bbox")
+        if bb is not None and not (isinstance(bb, list) and len(bb) == 4 and all(_is_number(x) for x in bb)):
+            raise CatalogError("metadata.geoshelf.bbox must be [west, south, east, north] (numbers)")
+        dims = _mapping(geo.get("dims") or {}, "metadata.geoshelf.dims")
+        reps = geo.get("representations") or []
+        if not isinstance(reps, list):
+            raise CatalogError("metadata.geoshelf.representations must be a list")
         return cls(
             name=name,
-            description=str(data.get("description") or ""),
+            description=_text(data.get("description") or "", "description"),
             driver=driver,
-            urlpath=urlpath if isinstance(urlpath, list) else str(urlpath),
-            format=str(fmt),
+            urlpath=urlpath,
+            format=_text(fmt, "metadata.geoshelf.format"),
             args=args,
-            variables=[str(v) for v in geo.get("variables") or []],
+            variables=_texts(geo.get("variables"), "metadata.geoshelf.variables"),
             variable_attrs=_variable_attrs(geo.get("variable_attrs")),
             facets=_facets(geo.get("facets")),
-            dims={str(k): int(v) for k, v in (geo.get("dims") or {}).items()},
+            dims={str(k): _count(v, f"metadata.geoshelf.dims.{k}") for k, v in dims.items()},
             time_range=(str(tr[0]), str(tr[1])) if tr else None,
             bbox=tuple(float(x) for x in bb) if bb else None,  # type: ignore[arg-type]
-            crs=geo.get("crs"),
-            bytes=int(geo.get("bytes") or 0),
-            files=int(geo.get("files") or 0),
-            fingerprint=str(geo.get("fingerprint") or ""),
-            tags=[str(t) for t in geo.get("tags") or []],
-            contact=str(geo.get("contact") or ""),
-            license=str(geo.get("license") or ""),
-            representations=[Representation.from_dict(r) for r in geo.get("representations") or []],
+            crs=_text(geo["crs"], "metadata.geoshelf.crs") if geo.get("crs") is not None else None,
+            bytes=_count(geo.get("bytes") or 0, "metadata.geoshelf.bytes"),
+            files=_count(geo.get("files") or 0, "metadata.geoshelf.files"),
+            fingerprint=_text(geo.get("fingerprint") or "", "metadata.geoshelf.fingerprint"),
+            tags=_texts(geo.get("tags"), "metadata.geoshelf.tags"),
+            contact=_text(geo.get("contact") or "", "metadata.geoshelf.contact"),
+            license=_text(geo.get("license") or "", "metadata.geoshelf.license"),
+            representations=[Representation.from_dict(r) for r in reps],
             extra_metadata=metadata,
             extra_geoshelf={k: v for k, v in geo.items() if k not in known},
             catalog_dir=catalog_dir,
@@ -324,6 +360,44 @@ def _facets(value: Any) -> dict[str, Any]:
         else:
             out[str(k)] = str(v)
     return out
+
+
+_PROVENANCE_INTS = frozenset({"source_files", "bytes_in", "bytes_out", "files_out"})
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float, _dt.date)) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e300
+
+
+def _text(v: Any, what: str) -> str:
+    """A field written as one scalar (a string, or a number/date a person wrote unquoted)."""
+    if not _is_scalar(v):
+        raise CatalogError(f"{what} must be text, not {type(v).__name__}")
+    return str(v)
+
+
+def _texts(v: Any, what: str) -> list[str]:
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(_is_scalar(x) for x in v):
+        raise CatalogError(f"{what} must be a list of names")
+    return [str(x) for x in v]
+
+
+def _count(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise CatalogError(f"{what} must be a whole number >= 0, not {v!r}"[:160])
+    return v
+
+
+def _mapping(v: Any, what: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise CatalogError(f"{what} must be a mapping, not {type(v).__name__}")
+    return v
 
 
 def _first(urlpath: str | list[str]) -> str:

@@ -27,15 +27,20 @@ def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
-def resolve(path: str, catalog_dir: str | os.PathLike[str] | None) -> str:
-    """Expand ``{{ CATALOG_DIR }}`` and make a relative local path absolute."""
+def resolve(path: str, catalog_dir: str | os.PathLike[str] | None, *, expand_user: bool = False) -> str:
+    """Expand ``{{ CATALOG_DIR }}`` and make a relative local path absolute.
+
+    ``~`` is expanded only with ``expand_user`` (a path the user typed): catalog text never names
+    the reader's home directory.
+    """
     base = str(catalog_dir) if catalog_dir is not None else os.getcwd()
     out = _TEMPLATE.sub(lambda _m: base.rstrip("/"), path)
     if out.startswith("file://"):
         out = out[len("file://"):]
     if is_url(out):
         return out
-    out = os.path.expanduser(out)
+    if expand_user:
+        out = os.path.expanduser(out)
     if not os.path.isabs(out):
         out = os.path.join(base, out)
     return os.path.normpath(out)
@@ -60,12 +65,16 @@ def has_glob(path: str) -> bool:
 
 
 def expand(urlpath: str | Sequence[str], catalog_dir: str | os.PathLike[str] | None = None,
-           storage_options: dict[str, Any] | None = None, *, must_exist: bool = True) -> list[str]:
-    """Resolve an entry's ``urlpath`` (path, glob or list) to a sorted list of files."""
+           storage_options: dict[str, Any] | None = None, *, must_exist: bool = True,
+           expand_user: bool = False) -> list[str]:
+    """Resolve an entry's ``urlpath`` (path, glob or list) to a sorted list of files.
+
+    ``expand_user``: paths the user typed (``~`` expanded); never for catalog text.
+    """
     items = [urlpath] if isinstance(urlpath, str) else list(urlpath)
     out: list[str] = []
     for item in items:
-        url = resolve(str(item), catalog_dir)
+        url = resolve(str(item), catalog_dir, expand_user=expand_user)
         if is_url(url):
             import fsspec
 

@@ -25,6 +25,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import CatalogError, UnsafeCatalogError
 from ..faults import fault_point
+from .limits import check_text, read_regular_text
 from .model import plain_data
 
 _CORE_TAGS = frozenset(
@@ -85,9 +86,12 @@ def _check_tags(node: Node | None, path: str, seen: set[int] | None = None) -> N
 
 def parse_text(text: str, path: str = "<string>") -> Any:
     """Parse catalog YAML text safely into ruamel round-trip containers."""
+    check_text(text, path)  # depth, alias expansion, duplicate keys: bounded before ruamel builds anything
     y = _yaml()
     try:
         nodes = list(y.compose_all(io.StringIO(text)))
+    except RecursionError:  # pragma: no cover - check_text bounds the depth first
+        raise CatalogError(f"{path}: nested too deep") from None
     except YAMLError as exc:
         raise CatalogError(f"{path}: malformed YAML: {_one_line(exc)}") from None
     if len(nodes) > 1:
@@ -103,17 +107,7 @@ def parse_text(text: str, path: str = "<string>") -> Any:
 
 def read_text(path: str | os.PathLike[str]) -> str:
     """A catalog file's text, or one CatalogError line naming the file and the problem."""
-    p = Path(path)
-    try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CatalogError(f"{p}: catalog file not found") from None
-    except IsADirectoryError:
-        raise CatalogError(f"{p}: is a directory, not a catalog file") from None
-    except UnicodeDecodeError:
-        raise CatalogError(f"{p}: not a text (UTF-8) file") from None
-    except OSError as exc:
-        raise CatalogError(f"{p}: cannot read catalog: {exc.strerror or exc}") from None
+    return read_regular_text(path)  # regular files only: a FIFO or /dev/zero is refused at once
 
 
 def read_document(path: str | os.PathLike[str]) -> tuple[Any, str]:

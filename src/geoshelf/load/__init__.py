@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog.model import REPRESENTATION_ORDER
 from ..catalog.paths import fingerprint, stat_files
-from ..errors import GeoshelfError, SourceError, StaleRepresentationWarning
+from ..catalog.trust import opener_options, representation_options
+from ..errors import GeoshelfError, SourceError, StaleRepresentationWarning, UnsafeCatalogError
 from ..registry import find_target
 
 if TYPE_CHECKING:
@@ -69,14 +70,23 @@ def choose(entry: Entry, representation: str | None = None) -> Representation:
 
 
 def open_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
-    """Open one representation of an entry."""
+    """Open one representation of an entry.
+
+    Opener options written in the catalog (``args.xarray_kwargs`` / ``csv_kwargs``, a
+    representation's ``options``) pass through the allow-lists of :mod:`geoshelf.catalog.trust`;
+    ``kwargs`` are the caller's own and go to the opener as given.
+    """
+    try:
+        if rep.kind == "original":
+            xkw = opener_options(entry.format, entry.args)
+        else:
+            representation_options(rep.kind, rep.options)
+    except GeoshelfError as exc:
+        raise UnsafeCatalogError(f"entry {entry.name!r} unusable: {exc}") from None
     if rep.kind == "original":
         from .original import open_original
 
         files = entry.source_files()
-        xkw = dict(entry.args.get("xarray_kwargs") or {})
-        if entry.format in ("csv", "parquet"):
-            xkw = dict(entry.args.get("csv_kwargs") or {})
         xkw.update(kwargs)
         return open_original(files, entry.format, chunks=chunks, storage_options=entry.storage_options, **xkw)
     target = find_target(rep.kind)

@@ -137,7 +137,9 @@ def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
         return open_table(files, fmt, storage_options=storage_options, **kwargs)
     if fmt == "zarr":
         # zarr refuses storage options for a local path (even empty ones): an existing local store is an entry too
-        return xr.open_zarr(files[0], chunks=chunks if chunks is not None else {},
-                            storage_options=storage_options if is_url(files[0]) else None,
-                            **kwargs)
+        try:
+            return xr.open_zarr(files[0], chunks=chunks if chunks is not None else {},
+                                storage_options=storage_options if is_url(files[0]) else None, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - zarr and fsspec raise many types on bad input
+            raise SourceError(f"{files[0]}: cannot open as Zarr: {' '.join(str(exc).split())[:300]}") from None
     raise SourceError(f"{files[0]}: unsupported format {fmt!r}")
