@@ -482,6 +482,27 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _one_line_warnings() -> None:
+    """geoshelf's own warnings (e.g. an unusable catalog entry that was skipped) as one stderr line."""
+    import warnings
+
+    from .errors import GeoshelfWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "_geoshelf", False):
+        return
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if issubclass(category, GeoshelfWarning):
+            print(f"geoshelf: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._geoshelf = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoshelf`` command."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -491,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(args_list[1:])
     parser = build_parser(target_options="convert" in args_list)
     args = parser.parse_args(_join_negative_values(args_list))
+    _one_line_warnings()
     try:
         return int(args.func(args) or 0)
     except GeoshelfError as exc:

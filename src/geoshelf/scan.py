@@ -177,7 +177,14 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
     from .catalog.locate import storage_options_for
 
     stored_options = storage_options
-    storage_options = {**storage_options_for(str(paths[0])), **(storage_options or {})} if paths else storage_options
+    if stored_options:  # they go into a shared catalog: what a catalog may hold, never a credential
+        from .catalog.trust import check_storage_options
+
+        check_storage_options(str(paths[0]) if paths else "", stored_options, "--storage-option")
+    if paths:
+        from .catalog.remote import with_timeouts
+
+        storage_options = with_timeouts(str(paths[0]), {**storage_options_for(str(paths[0])), **(storage_options or {})})
     files, urlpath = collect_files(paths, storage_options)
     kinds = {f: sniff(f, storage_options) for f in files}
     families = {family(k) for k in kinds.values()}

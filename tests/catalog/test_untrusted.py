@@ -419,3 +419,15 @@ def test_include_cycles_found_by_real_path_in_open_and_lint(tmp_path: Path) -> N
         Catalog(tmp_path / "self.yaml")["me"]
     assert any("include cycle" in p.message for p in lint(tmp_path / "a.yaml"))
     assert any("include cycle" in p.message for p in lint(tmp_path / "self.yaml"))
+
+
+def test_cli_list_names_a_skipped_entry_in_one_warning_line(catalog_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with_entries(catalog_path, {"bad": like_sst(catalog_path, xarray_kwargs={"mode": "w"})})
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["list", "--catalog", str(catalog_path)]) == 0
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()] == ["sst", "air", "elevation", "stations"]
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("geoshelf: warning: ") and "'mode' is not allowed" in err[0]

@@ -158,3 +158,146 @@ def test_a_chained_cache_url_writes_nothing_into_the_readers_home(catalog_path: 
     with pytest.raises(UnsafeCatalogError, match="'cache_storage' is not allowed"):
         Entry.from_source("keys", src).to_dask()
     assert list(ssh.iterdir()) == [] and seen == []
+
+
+# -- 8. remote reads cannot hang ---------------------------------------------------------------------
+
+class Silent:
+    """A TCP server on 127.0.0.1 that accepts connections, reads the request and answers after
+    ``delay`` seconds (never, if None).  Its thread stops by itself after ``lifetime`` seconds."""
+
+    def __init__(self, delay: float | None = None, lifetime: float = 60.0, backlog_full: bool = False) -> None:
+        import socket
+        import time
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.delay, self.deadline = delay, time.monotonic() + lifetime
+        self.clients: list[socket.socket] = []
+        if backlog_full:  # no accept() and a full queue: the kernel drops new SYNs, connect() waits
+            self.sock.listen(0)
+            for _ in range(3):
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(("127.0.0.1", self.port))
+                self.clients.append(c)
+            return
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        while time.monotonic() < self.deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: Any) -> None:
+        import time
+
+        with conn:
+            conn.settimeout(1.0)
+            try:
+                conn.recv(65536)
+            except OSError:
+                return
+            end = time.monotonic() + (self.delay if self.delay is not None else 10**9)
+            while time.monotonic() < min(end, self.deadline):
+                time.sleep(0.05)
+            if self.delay is not None and time.monotonic() < self.deadline:
+                body = b"CDF\x01" + b"\x00" * 60
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nAccept-Ranges: bytes\r\n\r\n"
+                with contextlib_suppress():
+                    conn.sendall(head.encode() + body)
+
+    def close(self) -> None:
+        self.deadline = 0
+        for c in self.clients:
+            c.close()
+        self.sock.close()
+
+
+def contextlib_suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(OSError)
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GEOSHELF_CONFIG", str(tmp_path / "no-config.yaml"))
+    monkeypatch.setenv("GEOSHELF_REMOTE__CONNECT_TIMEOUT", "1")
+    monkeypatch.setenv("GEOSHELF_REMOTE__READ_TIMEOUT", "1.5")
+
+
+def open_url(url: str) -> str:
+    entry = Entry.from_source("remote", {"driver": "netcdf", "args": {"urlpath": url}})
+    with pytest.raises(GeoshelfError) as info:
+        entry.to_dask()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("silent", "timed out after 1.5 s waiting for data"),
+    ("slow", "timed out after 1.5 s waiting for data"),
+    ("backlog", "timed out after 1 s connecting"),
+])
+def test_a_server_that_does_not_answer_times_out_with_a_reason(short_timeouts: None, kind: str,
+                                                                expected: str) -> None:
+    server = Silent(delay={"silent": None, "slow": 20.0, "backlog": None}[kind], backlog_full=kind == "backlog")
+    try:
+        url = f"http://127.0.0.1:{server.port}/sst.nc"
+        message = open_url(url)
+        assert message.startswith(url) and expected in message, message
+    finally:
+        server.close()
+
+
+def test_a_closed_port_says_connection_refused(short_timeouts: None) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        message = open_url(f"http://127.0.0.1:{port}/sst.nc")
+    assert "connection refused" in message, message
+
+
+def test_add_of_a_silent_url_is_one_line(short_timeouts: None, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from geoshelf.cli import main
+
+    server = Silent()
+    try:
+        url = f"http://127.0.0.1:{server.port}/sst.nc"
+        assert main(["add", url, "--name", "sst", "--catalog", str(tmp_path / "c.yaml")]) != 0
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "timed out after 1.5 s waiting for data" in err, err
+    finally:
+        server.close()
+    assert not (tmp_path / "c.yaml").exists()
+
+
+def test_default_timeouts_and_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoshelf.catalog.remote import Timeouts, timeouts, with_timeouts
+
+    monkeypatch.delenv("GEOSHELF_REMOTE__CONNECT_TIMEOUT", raising=False)
+    monkeypatch.delenv("GEOSHELF_REMOTE__READ_TIMEOUT", raising=False)
+    user_config(tmp_path, monkeypatch, {})
+    assert timeouts() == Timeouts(connect=10.0, read=60.0)
+    cfg = tmp_path / "user-config.yaml"
+    cfg.write_text(yaml.safe_dump({"remote": {"connect-timeout": 3, "read_timeout": 30}}))
+    assert timeouts() == Timeouts(connect=3.0, read=30.0)
+    s3 = with_timeouts("s3://b/x.nc", {"anon": True})
+    assert s3["config_kwargs"]["connect_timeout"] == 3.0 and s3["config_kwargs"]["read_timeout"] == 30.0
+    http = with_timeouts("https://h/x.nc", {})["client_kwargs"]["timeout"]
+    assert (http.connect, http.sock_read) == (3.0, 30.0)
+    assert with_timeouts("/local/x.nc", {}) == {}
+    cfg.write_text(yaml.safe_dump({"remote": {"read_timeout": "soon"}}))
+    with pytest.raises(GeoshelfError, match="a timeout is a number of seconds"):
+        timeouts()

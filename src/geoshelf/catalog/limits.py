@@ -71,50 +71,59 @@ def _line(node: Node) -> str:
     return str(node.start_mark.line + 1) if node.start_mark else "?"
 
 
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    return []
-
-
 def check_node(root: Node, path: str) -> None:
     """Refuse a composed YAML node graph that nests too deep, expands too far through aliases,
-    refers to itself, or repeats a key in one mapping."""
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    refers to itself, or repeats a key in one mapping.  Linear in the nodes written (aliased
+    containers are measured once); scalars are counted without being visited."""
+    if isinstance(root, ScalarNode):
+        return
+    done: dict[int, tuple[int, int]] = {}  # container id -> (expanded size, depth)
+    open_: dict[int, tuple[list[Node], int]] = {}  # containers on the current path -> (child containers, scalars)
+    stack: list[Node] = [root]
+    distinct = 0
     while stack:
-        node, done = stack.pop()
+        node = stack[-1]
         nid = id(node)
-        if done:
-            kids = _children(node)
-            size[nid] = 1 + sum(size[id(k)] for k in kids)
-            depth[nid] = 1 + max((depth[id(k)] for k in kids), default=0)
-            open_.discard(nid)
-            if depth[nid] > MAX_DEPTH:
-                raise CatalogError(f"{path}: line {_line(node)}: nested deeper than {MAX_DEPTH} levels")
+        if nid in done:
+            stack.pop()
             continue
-        if nid in size:
+        pending = open_.get(nid)
+        if pending is None:
+            if isinstance(node, MappingNode):
+                items = [n for pair in node.value for n in pair]
+                _check_keys(node, path)
+            else:
+                items = node.value
+            kids = [k for k in items if not isinstance(k, ScalarNode)]
+            open_[nid] = (kids, len(items) - len(kids))
+            distinct += 1 + len(items) - len(kids)
+            for k in kids:
+                if id(k) in open_:
+                    raise CatalogError(f"{path}: line {_line(k)}: an alias refers to the node that contains it")
+                if id(k) not in done:
+                    stack.append(k)
             continue
-        if nid in open_:
-            raise CatalogError(f"{path}: line {_line(node)}: an alias refers to the node that contains it")
-        open_.add(nid)
-        stack.append((node, True))
-        if isinstance(node, MappingNode):
-            seen: set[tuple[str, str]] = set()
-            for key, _value in node.value:
-                if isinstance(key, ScalarNode) and key.tag != _MERGE:
-                    k = (key.tag, key.value)
-                    if k in seen:
-                        raise CatalogError(f"{path}: line {_line(key)}: duplicate key {key.value!r}"[:200])
-                    seen.add(k)
-        stack.extend((k, False) for k in _children(node) if id(k) not in size)
-    if size[id(root)] - len(size) > MAX_ALIAS_NODES:
+        kids, scalars = pending
+        size = 1 + scalars + sum(done[id(k)][0] for k in kids)
+        depth = 1 + max((done[id(k)][1] for k in kids), default=1 if scalars else 0)
+        if depth > MAX_DEPTH:
+            raise CatalogError(f"{path}: line {_line(node)}: nested deeper than {MAX_DEPTH} levels")
+        done[nid] = (size, depth)
+        del open_[nid]
+        stack.pop()
+    if done[id(root)][0] - distinct > MAX_ALIAS_NODES:
         raise CatalogError(f"{path}: aliases expand to more than {MAX_ALIAS_NODES:,} extra nodes "
                            "(an alias bomb?); write the data out")
+
+
+def _check_keys(node: MappingNode, path: str) -> None:
+    seen: set[tuple[str, str]] = set()
+    for key, _value in node.value:
+        if isinstance(key, ScalarNode) and key.tag != _MERGE:
+            k = (key.tag, key.value)
+            if k in seen:
+                raise CatalogError(f"{path}: line {_line(key)}: duplicate key {key.value!r}"[:200])
+            seen.add(k)
 
 
 def load_yaml_documents(text: str, path: str) -> list[Any]:

@@ -201,11 +201,12 @@ class Entry:
         catalog cannot redirect a URL the user's config holds options for (see ``catalog/trust.py``).
         """
         from .locate import storage_options_for
+        from .remote import with_timeouts
         from .trust import effective_storage_options
 
         url = self.resolve(_first(self.urlpath)) if self.urlpath else ""
         user = storage_options_for(url) if url else {}
-        return effective_storage_options(url, self.args.get("storage_options"), user)
+        return with_timeouts(url, effective_storage_options(url, self.args.get("storage_options"), user))
 
     def source_files(self, must_exist: bool = True) -> list[str]:
         """The original files, globs expanded, sorted."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
+from .remote import remote_errors
 
 _TEMPLATE = re.compile(r"\{\{\s*CATALOG_DIR\s*\}\}")
 _GLOB_CHARS = set("*?[")
@@ -78,7 +79,8 @@ def expand(urlpath: str | Sequence[str], catalog_dir: str | os.PathLike[str] | N
         if is_url(url):
             import fsspec
 
-            fs, _, paths = fsspec.get_fs_token_paths(url, storage_options=storage_options or {})
+            with remote_errors(url, "cannot list"):
+                fs, _, paths = fsspec.get_fs_token_paths(url, storage_options=storage_options or {})
             protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
             found = [p if "://" in p else f"{protocol}://{p}" for p in paths] if has_glob(url) else [url]
         elif has_glob(url):
@@ -115,11 +117,9 @@ def stat_files(files: Iterable[str], storage_options: dict[str, Any] | None = No
         if is_url(f):
             import fsspec
 
-            fs, _, (p,) = fsspec.get_fs_token_paths(f, storage_options=storage_options or {})
-            try:
+            with remote_errors(f, "cannot stat"):
+                fs, _, (p,) = fsspec.get_fs_token_paths(f, storage_options=storage_options or {})
                 info = fs.info(p)
-            except (FileNotFoundError, OSError) as exc:
-                raise SourceError(f"{f}: cannot stat: {exc}") from None
             mtime = info.get("mtime") or info.get("LastModified") or info.get("ETag") or info.get("last_modified") or 0
             if hasattr(mtime, "timestamp"):
                 mtime = int(mtime.timestamp() * 1e9)

@@ -87,6 +87,8 @@ def open_representation(entry: Entry, rep: Representation, chunks: Any = None, *
         from .original import open_original
 
         files = entry.source_files()
+        catalog_chunks = xkw.pop("chunks", None)  # the caller's chunks win over the catalog's
+        chunks = catalog_chunks if chunks is None else chunks
         xkw.update(kwargs)
         return open_original(files, entry.format, chunks=chunks, storage_options=entry.storage_options, **xkw)
     target = find_target(rep.kind)

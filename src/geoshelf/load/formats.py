@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ..catalog.paths import is_url
+from ..catalog.remote import remote_errors
 from ..errors import SourceError
 
 NETCDF_EXT = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5", ".he5"}
@@ -19,7 +20,7 @@ def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) 
         if is_url(path):
             import fsspec
 
-            with fsspec.open(path, "rb", **(storage_options or {})) as fh:
+            with remote_errors(path), fsspec.open(path, "rb", **(storage_options or {})) as fh:
                 return fh.read(n)
         with open(path, "rb") as fh:
             return fh.read(n)

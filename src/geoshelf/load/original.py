@@ -15,6 +15,7 @@ from typing import Any
 import xarray as xr
 
 from ..catalog.paths import is_url
+from ..catalog.remote import remote_errors
 from ..errors import SourceError
 from .formats import engine_for, family, sniff
 
@@ -30,7 +31,8 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
     if is_url(path):
         import fsspec
 
-        target = fsspec.open(path, "rb", **(storage_options or {})).open()
+        with remote_errors(path):
+            target = fsspec.open(path, "rb", **(storage_options or {})).open()
         if engine == "netcdf4":
             engine = "h5netcdf" if kind == "netcdf4" else "scipy"
     try:
