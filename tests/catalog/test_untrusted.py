@@ -4,6 +4,7 @@ escapes everything.  (docs/security.md lists the rules these tests enforce.)"""
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,6 +20,30 @@ from geoshelf.catalog.locate import storage_options_for
 from geoshelf.catalog.trust import check_storage_options, effective_storage_options
 from geoshelf.cli import main
 from geoshelf.errors import CatalogError, GeoshelfError, UnsafeCatalogError, UnusableEntryWarning
+
+
+@pytest.fixture(scope="module")
+def shelf(tmp_path_factory: pytest.TempPathFactory, demo_files: dict[str, list[Path]]) -> Path:
+    """A directory with a private copy of the demo data and a catalog of it, made once per module."""
+    from geoshelf.catalog import add_entry
+    from geoshelf.scan import scan
+
+    root = tmp_path_factory.mktemp("shelf")
+    for name, key, tags in (("sst", "sst", ["ocean", "daily"]), ("air", "air", ["atmosphere"]),
+                            ("elevation", "elevation", ["land"]), ("stations", "stations", ["in-situ"])):
+        (root / "data" / key).mkdir(parents=True)
+        files = [str(shutil.copy2(f, root / "data" / key / f.name)) for f in demo_files[key]]
+        add_entry(root / "template.yaml", scan(files, name, catalog_dir=str(root), description=f"demo {name}",
+                                               tags=tags))
+    return root
+
+
+@pytest.fixture
+def catalog_path(shelf: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the demo catalog (beside the shared, read-only data)."""
+    path = shelf / f"catalog-{tmp_path.name}.yaml"
+    shutil.copy(shelf / "template.yaml", path)
+    return path
 
 
 def with_entries(catalog_path: Path, extra: dict[str, Any]) -> Path:
@@ -193,7 +218,9 @@ def test_the_users_config_wins_over_the_catalog(tmp_path: Path, monkeypatch: pyt
     write_user_config(tmp_path, monkeypatch, {"s3://bucket": user})
     entry = Entry.from_source("x", {"driver": "netcdf", "args": {
         "urlpath": "s3://bucket/x.nc", "storage_options": {"default_block_size": 1024, "anon": True}}})
-    assert entry.storage_options == {"default_block_size": 1024, "anon": True, **user}
+    got = entry.storage_options
+    assert got.pop("config_kwargs")["connect_timeout"] == 10.0  # geoshelf's timeouts (catalog/remote.py)
+    assert got == {"default_block_size": 1024, "anon": True, **user}
     redirect = Entry.from_source("x", {"driver": "netcdf", "args": {
         "urlpath": "s3://bucket/x.nc", "storage_options": {"client_kwargs": {"endpoint_url": "http://evil:1"}}}})
     with pytest.raises(UnsafeCatalogError, match="'client_kwargs' may not be set by a catalog"):
@@ -431,3 +458,15 @@ def test_cli_list_names_a_skipped_entry_in_one_warning_line(catalog_path: Path,
     assert [line.split()[0] for line in captured.out.splitlines()] == ["sst", "air", "elevation", "stations"]
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("geoshelf: warning: ") and "'mode' is not allowed" in err[0]
+
+
+def test_one_entry_reads_from_one_place_and_representations_get_their_own_options(
+        catalog_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_entries(catalog_path, {"two_hosts": like_sst(catalog_path, urlpath=["http://127.0.0.1:1/a.nc",
+                                                                             "http://127.0.0.1:2/b.nc"])})
+    assert_unusable(Catalog(catalog_path), "two_hosts", "several hosts")
+    write_user_config(tmp_path, monkeypatch, {"http://127.0.0.1:1": {"headers": {"X-Api-Key": "K1"}}})
+    entry = Entry.from_source("x", {"driver": "netcdf", "args": {"urlpath": "http://127.0.0.1:1/a.nc"}})
+    assert entry.storage_options["headers"] == {"X-Api-Key": "K1"}
+    assert entry.options_for("http://127.0.0.1:1/a.zarr")["headers"] == {"X-Api-Key": "K1"}
+    assert "headers" not in entry.options_for("http://127.0.0.1:2/a.zarr")  # a representation elsewhere

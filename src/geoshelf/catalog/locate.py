@@ -108,6 +108,12 @@ def _url_parts(url: str) -> tuple[str, str, int | None, list[str]] | None:
     return scheme, host.lower() if scheme in _DEFAULT_PORTS else host, port, [p for p in parts.path.split("/") if p]
 
 
+def origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host or bucket, port) of a URL: where requests for it go (``file`` for local paths)."""
+    parts = _url_parts(url)
+    return parts[:3] if parts is not None else None
+
+
 def storage_options_for(url: str) -> dict[str, Any]:
     """Storage options for a URL from the user's config (``storage_options: {URL prefix: {...}}``).
 

@@ -208,6 +208,18 @@ class Entry:
         user = storage_options_for(url) if url else {}
         return with_timeouts(url, effective_storage_options(url, self.args.get("storage_options"), user))
 
+    def options_for(self, url: str) -> dict[str, Any]:
+        """fsspec options for another URL of this entry (e.g. a representation): the user's config
+        for THAT URL (scheme, host, port / bucket), never the options of the entry's sources, so a
+        credential configured for the sources cannot go to a representation on another host."""
+        from .locate import origin, storage_options_for
+        from .remote import with_timeouts
+
+        source = self.resolve(_first(self.urlpath)) if self.urlpath else ""
+        if source and origin(source) == origin(url):
+            return self.storage_options
+        return with_timeouts(url, storage_options_for(url))
+
     def source_files(self, must_exist: bool = True) -> list[str]:
         """The original files, globs expanded, sorted."""
         from .paths import expand

@@ -345,6 +345,13 @@ def check_entry(entry: Any) -> Any:
     urls = entry.urlpath if isinstance(entry.urlpath, list) else [entry.urlpath] if entry.urlpath else []
     for i, url in enumerate(urls):
         check_path(url, "args.urlpath" if len(urls) == 1 else f"args.urlpath[{i}]")
+    if len(urls) > 1:
+        from .locate import origin
+
+        places = {origin(u) for u in urls}
+        if len(places) > 1:  # one set of storage options (and credentials) serves every file
+            raise UnsafeCatalogError("args.urlpath names files on several hosts or buckets; an entry reads "
+                                     "from one place (make one entry per host)")
     opener_options(entry.format, entry.args)
     if urls:
         check_storage_options(urls[0], entry.args.get("storage_options"))

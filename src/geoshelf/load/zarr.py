@@ -23,7 +23,7 @@ def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = No
             if raster:
                 kwargs.setdefault("mask_and_scale", False)  # nodata stays a value, as rioxarray gives it
             ds = xr.open_zarr(path, chunks=chunks if chunks is not None else {}, consolidated=consolidated,
-                              storage_options=entry.storage_options if "://" in path else None, **kwargs)
+                              storage_options=entry.options_for(path) if "://" in path else None, **kwargs)
     except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
         raise GeoshelfError(f"{path}: cannot open Zarr representation of {entry.name!r}: {exc}") from None
     ds.attrs.pop("geoshelf_time_length", None)
