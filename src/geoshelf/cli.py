@@ -453,6 +453,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     from .stac.cli import add_stac_commands
 
     add_stac_commands(sub, common)
+    from .serve.cli import add_serve_commands
+
+    add_serve_commands(sub, common)
     try:
         from .campaign.cli import add_campaign_commands
     except ImportError as exc:  # a broken campaign install must not break the catalog commands

@@ -132,6 +132,13 @@ class Catalog:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, _stack: tuple[str, ...] = ()) -> None:
+        #: The http(s) URL of a remote catalog (read-only; ``path`` is then its cached copy).
+        self.url: str | None = None
+        if isinstance(path, str) and path.startswith(("http://", "https://")):
+            from .remote_catalog import fetch
+
+            self.url = path
+            path = fetch(path)
         self.path = Path(path).expanduser().resolve()
         self._stack = _stack + (str(self.path),)
         self._index: Index | None = None
@@ -166,7 +173,9 @@ class Catalog:
 
     @property
     def directory(self) -> str:
-        """The directory relative paths are resolved against."""
+        """The directory relative paths are resolved against (the URL's directory for a remote catalog)."""
+        if self.url is not None:
+            return self.url.rsplit("/", 1)[0]
         return str(self.path.parent)
 
     def __iter__(self) -> Iterator[str]:
@@ -324,24 +333,31 @@ class Catalog:
     # -- editing ---------------------------------------------------------------------------
     def add(self, entry: Entry, *, overwrite: bool = False) -> Entry:
         """Write ``entry`` into the catalog file (locked, atomic) and return it."""
+        self._writable()
         add_entry(self.path, entry, overwrite=overwrite)
         self.reload()
         return self[entry.name]
 
     def update(self, entry: Entry) -> Entry:
         """Replace an existing entry."""
+        self._writable()
         update_entry(self.path, entry)
         self.reload()
         return self[entry.name]
 
     def remove(self, name: str) -> None:
         """Delete an entry from the catalog file (never touches data)."""
+        self._writable()
         remove_entry(self.path, name)
         self.reload()
 
+    def _writable(self) -> None:
+        if self.url is not None:
+            raise CatalogError(f"{self.url}: a remote catalog is read-only; edit the catalog file where it is served")
+
     def reload(self) -> Catalog:
-        """Re-read the file."""
-        fresh = Catalog(self.path, _stack=self._stack[:-1])
+        """Re-read the file (a remote catalog: fetch it again)."""
+        fresh = Catalog(self.url or self.path, _stack=self._stack[:-1])
         self.__dict__.update(fresh.__dict__)
         return self
 

@@ -45,8 +45,9 @@ RepresentationKind = Literal["original", "zarr", "references", "cog", "parquet"]
 class Provenance:
     """How a representation was made."""
 
-    #: Fingerprint of the source files the representation was made from.
-    source_fingerprint: str
+    #: Fingerprint of the source files the representation was made from ("" when unknown, e.g. in a
+    #: catalog served over HTTP, whose server checked freshness itself).
+    source_fingerprint: str = ""
     #: Number of source files and their total size in bytes.
     source_files: int = 0
     bytes_in: int = 0

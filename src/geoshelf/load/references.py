@@ -14,8 +14,15 @@ from ..errors import GeoshelfError
 def open_references(path: str, store: str = "json", chunks: Any = None, remote_protocol: str = "file",
                     remote_options: dict[str, Any] | None = None, **kwargs: Any) -> xr.Dataset:
     """Open a reference set through fsspec's reference filesystem and xarray's zarr engine."""
-    options: dict[str, Any] = {"fo": path, "remote_protocol": remote_protocol,
-                               "remote_options": remote_options or {}}
+    remote = dict(remote_options or {})
+    if remote_protocol != "file":
+        import fsspec
+
+        if getattr(fsspec.get_filesystem_class(remote_protocol), "async_impl", False):
+            # zarr opens the reference file system asynchronously; an async target must match (fsspec refuses
+            # a mix), while a sync one (local files) is wrapped by fsspec itself
+            remote.setdefault("asynchronous", True)
+    options: dict[str, Any] = {"fo": path, "remote_protocol": remote_protocol, "remote_options": remote}
     if store == "parquet":
         options["lazy"] = True
     try:
