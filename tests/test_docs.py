@@ -207,6 +207,7 @@ def _run(snippet: Snippet, root: Path) -> None:
         assert proc.stdin is not None
         proc.stdin.write(text)
         proc.stdin.close()
+        proc.stdin = None  # closed: communicate() must not flush it
         time.sleep(BACKGROUND_SECONDS)
         alive = proc.poll() is None
         if alive:
