@@ -13,6 +13,14 @@ from geoshelf.demo.data import generate_demo
 from geoshelf.scan import scan
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """geoshelf's own cache (freshness verdicts) in a temporary directory, not the user's."""
+    import os
+
+    os.environ["GEOSHELF_CACHE_DIR"] = str(tmp_path_factory.mktemp("geoshelf-cache"))
+
+
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     """The 'tiny' demo data set, generated once per session (read-only for tests)."""

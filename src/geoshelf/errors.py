@@ -41,6 +41,10 @@ class SourceError(GeoshelfError):
     exit_code = 3
 
 
+class FileSetChangedError(SourceError):
+    """Source files were removed or added since the entry was catalogued (``to_dask(strict=True)``)."""
+
+
 class ValidationError(GeoshelfError):
     """A converted output does not equal its source; nothing was published."""
 
@@ -79,3 +83,7 @@ class StaleRepresentationWarning(GeoshelfWarning):
 
 class UnusableEntryWarning(GeoshelfWarning):
     """A catalog entry is malformed or unsafe; it was skipped and the rest of the catalog is used."""
+
+
+class FileSetChangedWarning(GeoshelfWarning):
+    """Source files were removed or added since the entry was catalogued; it opened what is there."""

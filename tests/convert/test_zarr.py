@@ -123,7 +123,8 @@ def test_changed_source_is_refused(catalog_path: Path, data_copy: dict[str, list
     assert catalog_path.read_bytes() == before
 
 
-def test_idempotent_then_stale_fallback(catalog_path: Path, data_copy: dict[str, list[Path]]) -> None:
+def test_idempotent_then_stale_fallback(catalog_path: Path, data_copy: dict[str, list[Path]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     rep = convert("sst", "zarr", catalog=catalog_path)
     store = Path(Catalog(catalog_path).sst.resolve(rep.path))
     mtimes = {p: p.stat().st_mtime_ns for p in files_in(store)}
@@ -139,6 +140,9 @@ def test_idempotent_then_stale_fallback(catalog_path: Path, data_copy: dict[str,
     changed["sst"][:] = changed["sst"] + 1.0
     changed.to_netcdf(f)
     from geoshelf.errors import StaleRepresentationWarning
+
+    # rewritten in place (same directory entry): only a full check sees it, not the per-directory one
+    monkeypatch.setenv("GEOSHELF_FULL_CHECK_MINUTES", "0")
 
     with pytest.warns(StaleRepresentationWarning, match="stale"):
         ds = Catalog(catalog_path).sst.to_dask()

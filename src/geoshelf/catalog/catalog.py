@@ -18,6 +18,7 @@ import yaml
 
 from ..errors import (CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError,
                       UnusableEntryWarning)
+from . import freshness
 from .fastload import Irregular, read_streaming
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index, build_streaming
@@ -421,19 +422,30 @@ def _merge(node: Any, new: dict[str, Any]) -> None:
 
 
 def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = False) -> None:
-    """Add (or with ``overwrite`` replace) an entry in the catalog file at ``path``."""
+    """Add (or with ``overwrite`` replace) an entry in the catalog file at ``path``.
+
+    An entry with a fingerprint gets its sidecar file manifest (:func:`freshness.record`) written
+    first; the catalog then names it in one atomic write, and older manifests of the entry go.
+    """
     check_name(entry.name)
     p = Path(path).expanduser().resolve()
+    entry = freshness.record(p, entry)
+    sidecar = resolve(entry.files_manifest, str(p.parent)) if entry.files_manifest else None
     with edit_catalog(p, create=True) as doc:
         _check_editable(p, doc)
         sources = doc["sources"]
         if entry.name in sources and not overwrite:
+            old = Entry.from_source(entry.name, plain_data(sources[entry.name]), str(p.parent))
+            if sidecar and (not old.files_manifest or old.resolve(old.files_manifest) != sidecar):
+                Path(sidecar).unlink(missing_ok=True)
             raise NameClashError(f"{p}: an entry named {entry.name!r} already exists (choose another --name)")
         new = _to_node(entry, str(p.parent))
         if entry.name in sources:
             _merge(sources[entry.name], new)
         else:
             sources[entry.name] = new
+    if sidecar:
+        freshness.prune(p, entry.name, keep=sidecar)
 
 
 def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
@@ -485,6 +497,7 @@ def remove_entry(path: str | os.PathLike[str], name: str) -> None:
         if name not in doc["sources"]:
             raise EntryNotFoundError(f"{p}: no entry named {name!r}")
         del doc["sources"][name]
+    freshness.prune(p, name)
 
 
 def _check_editable(path: Path, doc: Any) -> None:

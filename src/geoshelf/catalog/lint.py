@@ -12,7 +12,8 @@ from typing import Any
 from ..errors import GeoshelfError
 from .catalog import Catalog, check_name, load_raw
 from .model import ALLOWED_DRIVERS, Entry
-from .paths import fingerprint, is_url, stat_files
+from . import freshness
+from .paths import is_url
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,15 +47,21 @@ def _check_entry(name: str, raw: dict[str, Any], entry: Entry, opener: Callable[
     current = None
     if files:
         try:
-            current = fingerprint(stat_files(files, entry.storage_options))
+            state = freshness.check(entry, full=True)
         except GeoshelfError as exc:
             yield Problem(level="error", entry=name, message=str(exc))
-        if entry.files and len(files) != entry.files:
-            yield Problem(level="warning", entry=name,
-                          message=f"catalogued {entry.files} files, {len(files)} found now (re-scan with --update)")
-        if current and entry.fingerprint and current != entry.fingerprint:
-            yield Problem(level="warning", entry=name,
-                          message="source files changed since catalogued (stale fingerprint; re-scan with --update)")
+        else:
+            current = state.fingerprint
+            if state.file_set_changed:
+                detail = f": {state.describe()}" if state.recorded else ""
+                yield Problem(level="warning", entry=name,
+                              message=f"catalogued {entry.files} files, {state.found} found now{detail} "
+                                      "(re-scan with --update)")
+            elif current and entry.fingerprint and current != entry.fingerprint:
+                detail = f": {state.describe()}" if state.recorded and state.n_changed else ""
+                yield Problem(level="warning", entry=name,
+                              message=f"source files changed since catalogued{detail} (stale fingerprint; "
+                                      "re-scan with --update)")
     for rep in entry.representations:
         path = entry.resolve(rep.path)
         if not is_url(path) and not os.path.exists(path):

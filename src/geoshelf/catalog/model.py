@@ -160,6 +160,9 @@ class Entry:
     bytes: int = 0
     files: int = 0
     fingerprint: str = ""
+    #: The sidecar manifest listing the files (``{{ CATALOG_DIR }}/<catalog>.d/<name>.<fp>.files.jsonl``),
+    #: written at add/update; see :mod:`geoshelf.catalog.freshness`.  "" for entries catalogued before it.
+    files_manifest: str = ""
     tags: list[str] = field(default_factory=list)
     contact: str = ""
     license: str = ""
@@ -173,15 +176,18 @@ class Entry:
     catalog_dir: str | None = field(default=None, compare=False, repr=False)
 
     # -- opening ---------------------------------------------------------------------
-    def to_dask(self, representation: str | None = None, chunks: Any = None, **kwargs: Any) -> Any:
+    def to_dask(self, representation: str | None = None, chunks: Any = None, *, strict: bool = False,
+                **kwargs: Any) -> Any:
         """Lazily open the data (xarray Dataset/DataArray, or dask DataFrame for tables).
 
         ``representation`` forces one ("zarr", "references", "cog", "parquet",
         "original"); by default the best available that is not stale is used.
+        Source files missing or added since catalogued give a ``FileSetChangedWarning``
+        naming them; with ``strict=True`` a ``FileSetChangedError`` instead.
         """
         from ..load import open_entry
 
-        return open_entry(self, representation=representation, chunks=chunks, **kwargs)
+        return open_entry(self, representation=representation, chunks=chunks, strict=strict, **kwargs)
 
     def read(self, **kwargs: Any) -> Any:
         """Open and load into memory (``to_dask(...).compute()``)."""
@@ -281,6 +287,8 @@ class Entry:
         geo["files"] = int(self.files)
         if self.fingerprint:
             geo["fingerprint"] = self.fingerprint
+        if self.files_manifest:
+            geo["files_manifest"] = self.files_manifest
         for key in ("tags", "contact", "license"):
             value = getattr(self, key)
             if value:
@@ -309,7 +317,7 @@ class Entry:
         geo = dict(_mapping(metadata.pop("geoshelf", None) or {}, "metadata.geoshelf"))
         known = {
             "format", "variables", "variable_attrs", "facets", "dims", "time_range", "bbox", "crs", "bytes", "files",
-            "fingerprint", "tags", "contact", "license", "representations",
+            "fingerprint", "files_manifest", "tags", "contact", "license", "representations",
         }
         driver = data.get("driver", "")
         if not isinstance(driver, str):
@@ -342,6 +350,7 @@ class Entry:
             bytes=_count(geo.get("bytes") or 0, "metadata.geoshelf.bytes"),
             files=_count(geo.get("files") or 0, "metadata.geoshelf.files"),
             fingerprint=_text(geo.get("fingerprint") or "", "metadata.geoshelf.fingerprint"),
+            files_manifest=_text(geo.get("files_manifest") or "", "metadata.geoshelf.files_manifest"),
             tags=_texts(geo.get("tags"), "metadata.geoshelf.tags"),
             contact=_text(geo.get("contact") or "", "metadata.geoshelf.contact"),
             license=_text(geo.get("license") or "", "metadata.geoshelf.license"),

@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
+from ..catalog import freshness
 from ..catalog.model import Entry, Provenance, Representation
-from ..catalog.paths import FileStat, is_url, stat_files
+from ..catalog.paths import FileStat, common_root, is_url
 from ..contract import VALIDATIONS, Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError
 from ..faults import fault_point
@@ -111,16 +113,22 @@ def manifest_path(output: Path) -> Path:
 
 
 def write_manifest(output: Path, stats: list[FileStat]) -> None:
-    """Record which source files (size, mtime) an output was made from."""
-    data = {"files": [{"path": s.path, "size": s.size, "mtime_ns": s.mtime_ns} for s in stats]}
-    manifest_path(output).write_text(json.dumps(data, indent=0))
+    """Record which source files (size, mtime) an output was made from: the same format as an entry's
+    sidecar manifest (:func:`geoshelf.catalog.freshness.write_files_manifest`), so both compare alike."""
+    base = common_root([s.path for s in stats])
+    snap = freshness.Snapshot(taken_ns=time.time_ns(), base=base, dirs={}, stats=tuple(stats))
+    freshness.write_files_manifest(manifest_path(output), snap)
 
 
 def read_manifest(output: Path) -> list[FileStat] | None:
-    """The manifest of a published output, or None."""
+    """The manifest of a published output (this format or the earlier ``{"files": [...]}``), or None."""
     p = manifest_path(output)
     if not p.is_file():
         return None
+    loaded = freshness.read_files(p)
+    if loaded is not None:
+        header, files = loaded
+        return [FileStat(header.base + name, size, mtime) for name, (size, mtime) in files.items()]
     try:
         data = json.loads(p.read_text())
         return [FileStat(d["path"], int(d["size"]), int(d["mtime_ns"])) for d in data["files"]]
@@ -199,12 +207,15 @@ def check_request(converter: Converter[Any], entry: Entry, output: Path, validat
 
 
 def read_sources(entry: Entry) -> Sources:
-    """The entry's files as they are now; a SourceError if they changed since they were catalogued."""
-    files = entry.source_files()
-    sources = Sources(files=tuple(files), stats=tuple(stat_files(files, entry.storage_options)))
+    """The entry's files as they are now (the one freshness check, every file stat'ed); a SourceError
+    if they changed since they were catalogued, naming what changed."""
+    fresh = freshness.full_check(entry, must_exist=True)
+    stats = tuple(fresh.stats or ())
+    sources = Sources(files=tuple(s.path for s in stats), stats=stats)
     if entry.fingerprint and sources.fingerprint != entry.fingerprint:
+        what = fresh.describe() if fresh.recorded else f"{sources.files[0]} ..."
         raise SourceError(
-            f"{entry.name}: source files changed since they were catalogued ({files[0]} ...); "
+            f"{entry.name}: source files changed since they were catalogued ({what}); "
             f"re-scan with `geoshelf add ... --name {entry.name} --update` before converting"
         )
     return sources

@@ -2,7 +2,9 @@
 
 Order of preference: zarr > references > cog > parquet > original.  A representation
 whose source files changed since it was made (its recorded source fingerprint no longer
-matches the files) is skipped with a :class:`StaleRepresentationWarning`.
+matches the files) is skipped with a :class:`StaleRepresentationWarning`.  Whether the files
+changed is the one freshness check of :mod:`geoshelf.catalog.freshness` (O(1) metadata
+operations per open: a stat per source directory).
 
 A converted representation is opened by the target that made it (its ``open`` method, found
 through :mod:`geoshelf.registry`), so a target plugin brings its own opener.
@@ -13,10 +15,11 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from ..catalog import freshness
 from ..catalog.model import REPRESENTATION_ORDER
-from ..catalog.paths import fingerprint, stat_files
 from ..catalog.trust import opener_options, representation_options
-from ..errors import GeoshelfError, SourceError, StaleRepresentationWarning, UnsafeCatalogError
+from ..errors import (FileSetChangedError, FileSetChangedWarning, GeoshelfError, StaleRepresentationWarning,
+                      UnsafeCatalogError)
 from ..registry import find_target
 
 if TYPE_CHECKING:
@@ -24,41 +27,51 @@ if TYPE_CHECKING:
 
 
 def current_fingerprint(entry: Entry) -> str:
-    """Fingerprint of the entry's source files as they are now."""
-    return fingerprint(stat_files(entry.source_files(), entry.storage_options))
+    """Fingerprint of the entry's source files as they are now (every file stat'ed)."""
+    return freshness.full_check(entry).fingerprint
 
 
 def is_stale(entry: Entry, rep: Representation, current: str | None = None) -> bool:
     """True when the files the representation was made from changed (or grew) since."""
     if rep.provenance is None or not rep.provenance.source_fingerprint:
         return False
-    try:
-        current = current or current_fingerprint(entry)
-    except SourceError:
-        return False  # sources gone (e.g. archived away): the converted copy is all there is
-    return rep.provenance.source_fingerprint != current
+    current = current if current is not None else current_fingerprint(entry)
+    return bool(current) and rep.provenance.source_fingerprint != current
 
 
-def choose(entry: Entry, representation: str | None = None) -> Representation:
-    """The representation to open: the forced one, or the best one that is not stale."""
+def _file_set(entry: Entry, state: freshness.FileSetState, strict: bool) -> None:
+    """Warn (or with ``strict`` raise) when files were removed or added since catalogued."""
+    if not state.file_set_changed:
+        return
+    msg = (f"{entry.name}: {state.describe()} since catalogued; opening the {state.found} files there are. "
+           f"Record the change with `geoshelf add PATHS --name {entry.name} --update`")
+    if strict:
+        raise FileSetChangedError(msg)
+    warnings.warn(msg, FileSetChangedWarning, stacklevel=5)
+
+
+def choose(entry: Entry, representation: str | None = None, *, strict: bool = False) -> Representation:
+    """The representation to open: the forced one, or the best one that is not stale.
+
+    One freshness check (:func:`geoshelf.catalog.freshness.check`: a stat per source directory
+    unless a full check is due) decides both; reading the original files when the file set
+    changed warns naming the files (raises with ``strict``).
+    """
     if representation is not None:
         rep = entry.representation(representation)
         if rep is None:
             have = ", ".join(["original"] + [r.kind for r in entry.representations])
             raise GeoshelfError(f"entry {entry.name!r} has no {representation!r} representation (has: {have})")
+        if rep.kind == "original":
+            _file_set(entry, freshness.check(entry), strict)
         return rep
-    current: str | None = None
+    state = freshness.check(entry)
     order = {k: i for i, k in enumerate(REPRESENTATION_ORDER)}
     for rep in sorted(entry.representations, key=lambda r: order.get(r.kind, len(order))):
         kind = rep.kind  # best first: REPRESENTATION_ORDER, then plugins' kinds
         if kind == "original":
             continue
-        if current is None:
-            try:
-                current = current_fingerprint(entry)
-            except SourceError:
-                current = ""
-        if current and is_stale(entry, rep, current):
+        if state.is_stale(rep):
             warnings.warn(
                 f"{entry.name}: the {kind} representation at {rep.path} is stale (its source files changed "
                 "since it was made); reading the original files instead. Run `geoshelf convert` again.",
@@ -66,6 +79,7 @@ def choose(entry: Entry, representation: str | None = None) -> Representation:
             )
             continue
         return rep
+    _file_set(entry, state, strict)
     return entry.original
 
 
@@ -97,9 +111,10 @@ def open_representation(entry: Entry, rep: Representation, chunks: Any = None, *
     return target.open(entry, rep, chunks=chunks, **kwargs)
 
 
-def open_entry(entry: Entry, representation: str | None = None, chunks: Any = None, **kwargs: Any) -> Any:
+def open_entry(entry: Entry, representation: str | None = None, chunks: Any = None, *, strict: bool = False,
+               **kwargs: Any) -> Any:
     """Open ``entry`` lazily from the chosen representation; nothing is read but metadata."""
-    rep = choose(entry, representation)
+    rep = choose(entry, representation, strict=strict)
     return open_representation(entry, rep, chunks=chunks, **kwargs)
 
 
