@@ -6,7 +6,8 @@ median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is g
 drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
 replaces just those rows in existing reports.
 
-Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b).
+Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b),
+``opens`` (11: open cost by file count), ``chunks`` (12: reduction with default chunks).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("9",), "campaigns:cog_campaign"),
     (("10a",), "campaigns:campaign_overhead"),
     (("10b",), "campaigns:jobs_planned"),
+    (("11a", "11b", "11c"), "opens:opens"),
+    (("12",), "chunks:reduction"),
 ]
 
 

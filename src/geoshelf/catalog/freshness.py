@@ -141,7 +141,7 @@ class FileSetState:
         if not self.recorded:
             return f"catalogued {self.catalogued} files, {self.found} found now"
         parts = []
-        for what, names, n in (("missing", self.missing, self.n_missing), ("added since", self.added, self.n_added),
+        for what, names, n in (("missing", self.missing, self.n_missing), ("added", self.added, self.n_added),
                                ("changed", self.changed, self.n_changed)):
             if n:
                 shown = ", ".join(names[:limit]) + (f" and {n - min(limit, len(names))} more" if n > limit else "")

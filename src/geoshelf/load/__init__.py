@@ -43,7 +43,8 @@ def _file_set(entry: Entry, state: freshness.FileSetState, strict: bool) -> None
     """Warn (or with ``strict`` raise) when files were removed or added since catalogued."""
     if not state.file_set_changed:
         return
-    msg = (f"{entry.name}: {state.describe()} since catalogued; opening the {state.found} files there are. "
+    msg = (f"{entry.name}: source files changed since catalogued: {state.describe()}; "
+           f"opening the {state.found} files there are. "
            f"Record the change with `geoshelf add PATHS --name {entry.name} --update`")
     if strict:
         raise FileSetChangedError(msg)
