@@ -7,7 +7,8 @@ drops the page cache before each cold read (root only).  ``--only 7,9`` runs som
 replaces just those rows in existing reports.
 
 Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b),
-``opens`` (11: open cost by file count), ``chunks`` (12: reduction with default chunks).
+``opens`` (11: open cost by file count), ``chunks`` (12: reduction with default chunks),
+``planning`` (13: campaign planning from a listing, 10k to 10M paths).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("10b",), "campaigns:jobs_planned"),
     (("11a", "11b", "11c"), "opens:opens"),
     (("12",), "chunks:reduction"),
+    (("13a", "13b", "13c", "13d"), "planning:planning"),
 ]
 
 

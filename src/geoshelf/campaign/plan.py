@@ -48,10 +48,12 @@ class Unit:
     output: str | None = None
     #: The catalog entry (entries mode).
     entry: Entry | None = field(default=None, compare=False, repr=False)
+    #: Number of files when ``files`` is not kept (a dry run planned from a listing); 0: ``len(files)``.
+    file_count: int = 0
 
     @property
     def n_files(self) -> int:
-        return max(1, len(self.files))
+        return self.file_count or max(1, len(self.files))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +88,7 @@ class Plan:
 
     @property
     def n_files(self) -> int:
-        return sum(len(u.files) for u in self.units)
+        return sum(u.file_count or len(u.files) for u in self.units)
 
     @property
     def bytes_in(self) -> int:
@@ -206,11 +208,12 @@ def resolve_catalog(spec: CampaignSpec) -> Path:
         raise CampaignError(f"{spec.path}: no catalog: set `catalog:` in the spec or pass --catalog ({exc})") from None
 
 
-def build_plan(spec: CampaignSpec, *, allow_missing: bool = False) -> Plan:
-    """Resolve inputs into units and batches (stats files; reads the catalog; writes nothing).
+def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: bool = True) -> Plan:
+    """Resolve inputs into units and batches (stats files, or reads a listing; reads the catalog; writes nothing).
 
     ``allow_missing`` (dry runs): input files that do not exist here (a site's paths checked from
-    another machine) are listed in ``Plan.missing`` instead of stopping the plan."""
+    another machine) are listed in ``Plan.missing`` instead of stopping the plan.
+    ``keep_files=False`` (dry runs) keeps no paths of a listing's files, only their count per unit."""
     from ..catalog import Catalog
     from ..catalog.paths import fingerprint, stat_files
     from ..convert import get_target
@@ -244,6 +247,25 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False) -> Plan:
                            **_parameters(spec, output)})
             units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
                               bytes_in=sum(s.size for s in stats), output=output, entry=entry))
+    elif spec.listing is not None:
+        from .listing import group_listing
+        from .spec import template_fields
+
+        groups_l = group_listing(spec.listing, spec.name_template, spec.pattern,
+                                 template_fields(spec.name_template, str(spec.path)), keep_files=keep_files)
+        for seq, (name, g) in enumerate(groups_l.items()):
+            output = None
+            if target is not None:
+                fmt = _SUFFIX_FORMATS.get(Path(g.first).suffix.lower(), "netcdf")
+                probe = Entry(name=name, urlpath=[g.first], format=fmt, files=g.count)
+                try:
+                    output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
+                except GeoshelfError as exc:
+                    raise CampaignError(f"{spec.path}: {exc}") from None
+            uid = unit_id({"kind": "files", "name": name, "listed": f"{g.count}:{g.digest:064x}",
+                           **_parameters(spec, output)})
+            units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(g.files), bytes_in=g.bytes,
+                              output=output, file_count=0 if keep_files else g.count))
     else:
         files = _expand(spec.files, missing if allow_missing else None)
         groups = group_files(spec, files)

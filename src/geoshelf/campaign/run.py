@@ -74,8 +74,9 @@ def resolve_profile(spec: CampaignSpec, cluster: str | None = None) -> Profile:
 # -- dry run -------------------------------------------------------------------------------------------
 
 def describe_plan(plan: Plan, profile: Profile, *, state_counts: dict[str, int] | None = None,
-                  show: int = 5, with_script: bool = True) -> str:
-    """The plan as text: units, batches, jobs that would be submitted, the job script."""
+                  show: int = 5, with_script: bool = True, footprint: dict[str, float] | None = None) -> str:
+    """The plan as text: units, batches, jobs that would be submitted, the job script; with ``footprint``,
+    the planning time, the driver's peak memory and the size of the state database the run would create."""
     spec = plan.spec
     lines = [f"campaign {spec.name} ({spec.path})"]
     what = f"convert to {spec.target}" if spec.target else "shelve only"
@@ -124,12 +125,17 @@ def describe_plan(plan: Plan, profile: Profile, *, state_counts: dict[str, int] 
         lines.append(f"  first units (of {len(plan.units)}):")
         for u in plan.units[:show]:
             dest = f" -> {u.output}" if u.output else ""
-            lines.append(f"    {u.name}: {len(u.files)} file(s), {u.bytes_in} bytes{dest}  [{u.id[:12]}]")
+            lines.append(f"    {u.name}: {u.n_files} file(s), {u.bytes_in} bytes{dest}  [{u.id[:12]}]")
     if plan.batches:
         lines.append(f"  first tasks (of {n_tasks}):")
         for i, b in enumerate(plan.batches[:show]):
             names = b[0].name if len(b) == 1 else f"{b[0].name} .. {b[-1].name}"
             lines.append(f"    task {i + 1}: {len(b)} unit(s), {sum(u.n_files for u in b)} file(s): {names}")
+    if footprint is not None:
+        lines.append(f"  planning: {footprint['plan_seconds']:.1f} s, driver peak memory "
+                     f"{footprint['driver_peak_rss'] / 2**20:.0f} MiB; the state database would be "
+                     f"{footprint['state_bytes'] / 2**20:.1f} MiB ({len(plan.units)} units; measured in a temporary "
+                     "directory, removed)")
     if with_script and profile.batch:
         script = job_script(profile) or ""
         lines.append(f"  job script ({profile.kind}):")
@@ -331,8 +337,14 @@ def run_campaign(spec_path: str | Path, *, cluster: str | None = None, dry_run: 
     out = out or sys.stdout
     spec = load_spec(spec_path, catalog=catalog, state_dir=state_dir)
     profile = resolve_profile(spec, cluster)
-    plan = build_plan(spec, allow_missing=dry_run)
+    t0 = time.perf_counter()
+    plan = build_plan(spec, allow_missing=dry_run, keep_files=not dry_run)
     if dry_run:
+        import resource
+
+        from .state import state_size
+
+        planned = time.perf_counter() - t0
         counts = None
         if spec.state_path.is_file():
             st = State(spec.state_path)
@@ -340,7 +352,9 @@ def run_campaign(spec_path: str | Path, *, cluster: str | None = None, dry_run: 
                 counts = st.preview(u.id for u in plan.units)
             finally:
                 st.close()
-        text = describe_plan(plan, profile, state_counts=counts)
+        footprint = {"plan_seconds": planned, "state_bytes": state_size(plan.units),
+                     "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        text = describe_plan(plan, profile, state_counts=counts, footprint=footprint)
         print(text, end="", file=out)
         return text
     spec.state_dir.mkdir(parents=True, exist_ok=True)

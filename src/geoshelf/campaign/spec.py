@@ -25,7 +25,7 @@ KEYS: dict[str, str] = {
     "name": "campaign name (default: the spec file's stem)",
     "description": "free text",
     "catalog": "catalog file entries are read from and results recorded in",
-    "inputs": "what to convert: {entries: [...]} or {files: [...], name: ..., pattern: ...}",
+    "inputs": "what to convert: {entries: [...]}, {files: [...], name: ..., pattern: ...} or {listing: FILE, ...}",
     "target": "an installed conversion target (zarr, references, cog, parquet, ...), or null to shelve files only",
     "options": "the target's options (as `geoshelf convert --option`; checked against the target's declared options)",
     "validate": "full or sample (references also: metadata, values)",
@@ -39,7 +39,7 @@ KEYS: dict[str, str] = {
     "cluster": "cluster profile and its settings: {profile: pbs, walltime: ...}",
     "state": "state directory (default: beside the spec)",
 }
-INPUT_KEYS = ("entries", "files", "name", "pattern")
+INPUT_KEYS = ("entries", "files", "listing", "name", "pattern")
 PLACEMENTS = ("auto", "client", "worker")
 #: Name template fields always available in files mode.
 NAME_FIELDS = ("stem", "name", "parent", "suffix")
@@ -60,8 +60,10 @@ class CampaignSpec:
     catalog: Path | None = None
     #: Catalog entries to convert (entries mode) ...
     entries: tuple[str, ...] = ()
-    #: ... or files/globs to shelve first (files mode), absolute.
+    #: ... or files/globs to shelve first (files mode), absolute ...
     files: tuple[str, ...] = ()
+    #: ... or a listing file naming them with size and mtime (files mode, no stat while planning).
+    listing: Path | None = None
     #: Entry name template of files mode (``{stem}`` = one entry per file).
     name_template: str = "{stem}"
     #: Regex searched in each file name; its named groups are name-template fields.
@@ -147,17 +149,17 @@ def template_fields(template: str, where: str) -> list[str]:
     return fields
 
 
-def _inputs(where: str, base: Path, inputs: Any) -> tuple[list[str], list[str], str, str | None]:
-    """(entries, files, name template, pattern) of the ``inputs:`` section."""
+def _inputs(where: str, base: Path, inputs: Any) -> tuple[list[str], list[str], Path | None, str, str | None]:
+    """(entries, files, listing, name template, pattern) of the ``inputs:`` section."""
     if not isinstance(inputs, dict):
         raise CampaignError(f"{where}: inputs is required: {{entries: [NAME, ...]}} or {{files: [GLOB, ...]}}")
     inputs = _norm(inputs)
     for key in inputs:
         if key not in INPUT_KEYS:
             raise _unknown(f"{where}: inputs", key, list(INPUT_KEYS))
-    if ("entries" in inputs) == ("files" in inputs):
-        raise CampaignError(f"{where}: inputs needs exactly one of 'entries' (catalogued data) or 'files' "
-                            "(files/globs to shelve first)")
+    if sum(k in inputs for k in ("entries", "files", "listing")) != 1:
+        raise CampaignError(f"{where}: inputs needs exactly one of 'entries' (catalogued data), 'files' "
+                            "(files/globs to shelve first) or 'listing' (a file listing them: path, size, mtime)")
     if "entries" in inputs:
         entries = _str_list(where, "inputs.entries", inputs["entries"])
         if len(set(entries)) != len(entries):
@@ -165,9 +167,18 @@ def _inputs(where: str, base: Path, inputs: Any) -> tuple[list[str], list[str], 
         for key in ("name", "pattern"):
             if key in inputs:
                 raise CampaignError(f"{where}: inputs.{key} applies to files, not to catalog entries")
-        return entries, [], "{stem}", None
+        return entries, [], None, "{stem}", None
     files = []
-    for f in _str_list(where, "inputs.files", inputs["files"]):
+    listing: Path | None = None
+    if "listing" in inputs:
+        value = inputs["listing"]
+        if not isinstance(value, str) or not value:
+            raise CampaignError(f"{where}: inputs.listing must be the path of a listing file")
+        listing = Path(os.path.expanduser(value))
+        listing = listing if listing.is_absolute() else base / listing
+        if not listing.is_file():
+            raise CampaignError(f"{where}: inputs.listing {listing}: no such file")
+    for f in _str_list(where, "inputs.files", inputs["files"]) if "files" in inputs else []:
         f = os.path.expanduser(f)
         files.append(f if os.path.isabs(f) else str(base / f))
     template = inputs.get("name", "{stem}")
@@ -186,7 +197,7 @@ def _inputs(where: str, base: Path, inputs: Any) -> tuple[list[str], list[str], 
         if f not in NAME_FIELDS and f not in groups:
             raise CampaignError(f"{where}: inputs.name uses {{{f}}}, which is neither a file field "
                                 f"({', '.join(NAME_FIELDS)}) nor a named group of inputs.pattern")
-    return [], files, template, pattern
+    return [], files, listing, template, pattern
 
 
 def _read(p: Path) -> dict[str, Any]:
@@ -223,7 +234,7 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     name = data.get("name", p.stem)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise CampaignError(f"{where}: name must be letters, digits, '_', '-' or '.', not {name!r}")
-    entries, files, template, pattern = _inputs(where, base, data.get("inputs"))
+    entries, files, listing, template, pattern = _inputs(where, base, data.get("inputs"))
 
     if "target" not in data:
         raise CampaignError(f"{where}: target is required ({', '.join(target_names())}, or null to shelve only)")
@@ -296,7 +307,7 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
 
     return CampaignSpec(
         path=p, name=name, description=str(data.get("description") or ""), catalog=catalog_path,
-        entries=tuple(entries), files=tuple(files), name_template=template, pattern=pattern, target=target,
+        entries=tuple(entries), files=tuple(files), listing=listing, name_template=template, pattern=pattern, target=target,
         options=dict(options), validate=validate, output=output, placement=placement, batch_size=batch_size,
         max_jobs=max_jobs, retries=retries, retry_backoff=backoff, retry_backoff_max=backoff_max,
         cluster=dict(cluster), state_dir=state,

@@ -116,7 +116,8 @@ class State:
             db.executemany(
                 "INSERT INTO units (id, seq, name, kind, files, bytes_in, output, planned) VALUES (?,?,?,?,?,?,?,1) "
                 "ON CONFLICT(id) DO UPDATE SET planned = 1, seq = excluded.seq",
-                [(u.id, u.seq, u.name, u.kind, len(u.files), u.bytes_in, u.output) for u in units],
+                [(u.id, u.seq, u.name, u.kind, getattr(u, "file_count", 0) or len(u.files), u.bytes_in, u.output)
+                 for u in units],
             )
             after = db.execute("SELECT COUNT(*) FROM units").fetchone()[0]
         return int(after - before)
@@ -234,4 +235,18 @@ class State:
         return int(row[0])
 
 
-__all__ = ["STATUSES", "Outcome", "State"]
+def state_size(units: Sequence[Any]) -> int:
+    """Bytes of the state database these units would create: built in a temporary directory, then removed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="geoshelf-state-") as tmp:
+        st = State(Path(tmp) / "state.sqlite")
+        try:
+            st.db.execute("PRAGMA synchronous=OFF")  # a measurement: durability is not needed
+            st.sync(units)
+        finally:
+            st.close()
+        return (Path(tmp) / "state.sqlite").stat().st_size
+
+
+__all__ = ["STATUSES", "Outcome", "State", "state_size"]
