@@ -395,8 +395,8 @@ def prune(catalog_path: str | os.PathLike[str], name: str, keep: str | None = No
 
 def manifest_header(entry: Entry) -> Header | None:
     """The entry's sidecar header if it describes the entry as catalogued (same fingerprint)."""
-    if not entry.files_manifest:
-        return None
+    if not entry.files_manifest or not entry.files_manifest.endswith(".files.jsonl") or is_url(entry.files_manifest):
+        return None  # a catalog names only a local sidecar manifest here, nothing else is read as one
     header = read_header(entry.resolve(entry.files_manifest))
     if header is None or header.fingerprint != entry.fingerprint:
         return None
