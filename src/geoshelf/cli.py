@@ -187,6 +187,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
     path = _catalog_path(args)
     problems = lint(path, open_representations=not args.no_open)
+    if path.is_file():
+        from .convert.record import lint_journals
+
+        problems += lint_journals(path)
     for p in problems:
         print(p)
     orphans = []

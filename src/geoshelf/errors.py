@@ -87,3 +87,7 @@ class UnusableEntryWarning(GeoshelfWarning):
 
 class FileSetChangedWarning(GeoshelfWarning):
     """Source files were removed or added since the entry was catalogued; it opened what is there."""
+
+
+class MissingRepresentationWarning(GeoshelfWarning):
+    """A recorded representation is not where the catalog says (e.g. a crash mid-publish); the loader fell back."""

@@ -25,7 +25,8 @@ def test_named_fault_point_kills_there_and_rerun_matches_crash_free_run(catalog_
     ref_cat = _twin(catalog_path, tmp_path, "ref")
     clean = run_child(["convert", "sst", "--to", "zarr", "--catalog", str(ref_cat)], trace=True)
     assert clean.returncode == 0 and not clean.killed, clean.stderr
-    assert clean.points == ("convert:written", "convert:validated", "convert:published", "catalog:before-replace")
+    assert clean.points == ("convert:written", "convert:validated", "publish:journaled", "convert:published",
+                            "convert:before-record", "catalog:before-replace")
     expected = snapshot(ref_cat)
     assert set(expected.data) == {("sst", "zarr")}
 

@@ -53,7 +53,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     c = st["counts"]
     total = sum(c.values())
     print(f"campaign {st['campaign']}: {total} units: {c['done']} done, {c['failed']} failed, "
-          f"{c['running']} running, {c['pending']} pending" + ("  [driver running]" if st["driver_running"] else ""))
+          f"{c['running']} running, {c['pending']} pending")
+    print(f"driver: {st['driver_text']}")
     run: dict[str, Any] | None = st["last_run"]
     if run:
         print(f"last run {run['id']}: {run['status']}, {run['profile']}, started {_ago(run['started'])}, "

@@ -16,6 +16,7 @@ from typing import Any
 from ..catalog.catalog import edit_entries
 from ..catalog.model import Entry, Representation
 from ..catalog.paths import relativize
+from ..convert.record import drop_obsolete_journal
 
 
 def _stored(rep: dict[str, Any], catalog_dir: str) -> Representation:
@@ -81,7 +82,12 @@ def _commit_file(catalog_path: Path, rows: dict[str, dict[str, Any]]) -> list[st
             entry = entry.with_representation(_stored(result["representation"], catalog_dir))
         return entry
 
-    return edit_entries(catalog_path, list(rows), change)
+    changed = edit_entries(catalog_path, list(rows), change)
+    for row in rows.values():  # recorded: the publish journals beside the outputs have done their job
+        rep = json.loads(row["result"]).get("representation")
+        if rep and rep.get("path"):
+            drop_obsolete_journal(Path(rep["path"]))
+    return changed
 
 
 __all__ = ["commit"]

@@ -192,6 +192,15 @@ def _output_dir(spec: CampaignSpec, catalog_path: Path) -> Path:
     return spec.output if spec.output is not None else shelf_root(catalog_path)
 
 
+def _output(spec: CampaignSpec, catalog_path: Path, out_dir: Path | None, name: str) -> str:
+    """A unit's output path, checked before any work: directly in the output directory; in a
+    directory of the user's (``output:``) only a new path or an existing geoshelf output."""
+    from ..convert.outputs import check_output_in_dir
+
+    assert out_dir is not None
+    return str(check_output_in_dir(out_dir, name, shelf=spec.output is None, protect=[catalog_path]))
+
+
 def _parameters(spec: CampaignSpec, output: str | None) -> dict[str, Any]:
     return {"target": spec.target, "options": spec.options, "validate": spec.validate, "output": output}
 
@@ -237,12 +246,12 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
                 raise CampaignError(f"{spec.path}: entry {name!r} is {entry.format}; target {target.name!r} "
                                     f"accepts {', '.join(target.formats)}")
             try:
+                output = _output(spec, catalog_path, out_dir, target.output_name(entry, dict(spec.options)))
                 target.plan(entry, spec.options)
                 files = entry.source_files()
             except GeoshelfError as exc:
                 raise CampaignError(f"{spec.path}: {exc}") from None
             stats = stat_files(files, entry.storage_options)
-            output = str(out_dir / target.output_name(entry, dict(spec.options)))  # type: ignore[operator]
             uid = unit_id({"kind": "entry", "name": name, "fingerprint": fingerprint(stats),
                            **_parameters(spec, output)})
             units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
@@ -276,7 +285,7 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
                 fmt = _SUFFIX_FORMATS.get(Path(members[0]).suffix.lower(), "netcdf")
                 probe = Entry(name=name, urlpath=list(members), format=fmt, files=len(members))
                 try:
-                    output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
+                    output = _output(spec, catalog_path, out_dir, target.output_name(probe, dict(spec.options)))
                 except GeoshelfError as exc:
                     raise CampaignError(f"{spec.path}: {exc}") from None
             uid = unit_id({"kind": "files", "name": name, "files": [[s.path, s.size, s.mtime_ns] for s in stats],

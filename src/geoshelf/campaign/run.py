@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import errno
 import heapq
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -24,9 +26,10 @@ from typing import Any, TextIO
 from filelock import FileLock, Timeout
 
 from ..cluster import Profile, Session, get_profile, job_script, open_session, parse_duration, settings
-from ..errors import CampaignError, ClusterError
+from ..errors import CampaignError, CatalogError, ClusterError
 from ..faults import fault_point
 from .commit import commit
+from .liveness import Heartbeat, driver_liveness
 from .plan import Plan, Unit, build_plan, jobs_needed, pack
 from .progress import Progress
 from .report import build_report, render_markdown, write_report
@@ -357,15 +360,24 @@ def run_campaign(spec_path: str | Path, *, cluster: str | None = None, dry_run: 
         text = describe_plan(plan, profile, state_counts=counts, footprint=footprint)
         print(text, end="", file=out)
         return text
-    spec.state_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(spec.state_dir / "driver.lock"), timeout=0)
     try:
+        spec.state_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise CampaignError(f"campaign {spec.name} is already running (driver lock {lock.lock_file} is held); "
                             "wait for it or stop it first") from None
+    except OSError as exc:
+        raise CampaignError(f"{spec.state_dir}: cannot use the campaign's state directory: {exc.strerror}") from None
     try:
         return _run_locked(spec, plan, profile, retry_failed=retry_failed, out=out, progress_stream=progress_stream)
+    except (sqlite3.Error, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                          errno.EDQUOT):
+            raise
+        raise CampaignError(f"{spec.state_path}: cannot write the campaign state or report: "
+                            f"{getattr(exc, 'strerror', None) or exc}; done units are kept: run the campaign again "
+                            "once there is room") from None
     finally:
         lock.release()
 
@@ -390,7 +402,13 @@ def _run_locked(spec: CampaignSpec, plan: Plan, profile: Profile, *, retry_faile
                      log_interval=parse_duration(cfg.get("log-interval", 30), "campaign.log-interval"),
                      worker_wait=parse_duration(cfg.get("worker-wait", 600), "campaign.worker-wait"))
         fault_point("campaign:before-commit")
-        changed = commit(plan.catalog_path, state.units("done"))
+        try:
+            changed = commit(plan.catalog_path, state.units("done"))
+        except (OSError, CatalogError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CampaignError(f"{plan.catalog_path}: cannot record the campaign's results: {why}; the outputs are "
+                                f"published and kept in the campaign state: run `geoshelf campaign run {spec.path}` "
+                                "again to record them") from None
         if changed:
             print(f"catalog {plan.catalog_path}: recorded {len(changed)} entries", file=out, flush=True)
         report = build_report(spec.name, state)
@@ -415,7 +433,7 @@ def _execute(spec: CampaignSpec, plan: Plan, profile: Profile, state: State, row
     progress = Progress(spec.name, len(plan.units), already=counts["done"], stream=progress_stream,
                         interval=log_interval)
     try:
-        with _sigterm_as_interrupt(), open_session(profile) as session:
+        with Heartbeat(state.path, run_id), _sigterm_as_interrupt(), open_session(profile) as session:
             state.update_run(run_id, dashboard=session.dashboard)
             where = (f"{profile.kind}, at most {profile.max_jobs} jobs" if profile.batch
                      else f"gateway, at most {profile.max_workers} workers" if profile.kind == "gateway"
@@ -450,8 +468,11 @@ def campaign_status(spec_path: str | Path, *, state_dir: str | Path | None = Non
             active = False
         except Timeout:
             active = True
+        last = runs[-1] if runs else None
+        alive = driver_liveness(last, str(spec_path), lock_held=active)
         return {"campaign": spec.name, "state": str(spec.state_path), "counts": state.counts(),
-                "driver_running": active, "last_run": runs[-1] if runs else None,
+                "driver_running": alive.state == "running", "driver": alive.state, "driver_text": alive.text,
+                "last_run": last,
                 "failed": [{"name": u["name"], "attempts": u["attempts"], "error": u["error"]}
                            for u in state.units("failed")],
                 "retrying": [{"name": u["name"], "attempts": u["attempts"], "error": u["error"],

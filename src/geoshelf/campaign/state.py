@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL, finished REAL, status TEXT, profile TEXT,
     max_jobs INTEGER, workers INTEGER, jobs TEXT DEFAULT '[]', dashboard TEXT, pid INTEGER, host TEXT,
-    done INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, retried INTEGER DEFAULT 0
+    done INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, retried INTEGER DEFAULT 0, heartbeat REAL
 );
 """
 
@@ -72,12 +72,22 @@ class State:
             self.db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise CampaignError(f"{self.path}: cannot open campaign state: {exc}") from None
+        self._migrate()
         version = self.meta("schema")
         if version is None:
             self.set_meta("schema", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
             raise CampaignError(f"{self.path}: campaign state schema {version} is not {SCHEMA_VERSION}; "
                                 "move the state directory away to start afresh")
+
+    def _migrate(self) -> None:
+        """Columns added since schema 1 (older state files stay usable)."""
+        try:
+            cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+            if "heartbeat" not in cols:
+                self.db.execute("ALTER TABLE runs ADD COLUMN heartbeat REAL")
+        except sqlite3.Error as exc:
+            raise CampaignError(f"{self.path}: cannot update campaign state: {exc}") from None
 
     @classmethod
     def open_existing(cls, path: str | os.PathLike[str]) -> State:
@@ -138,9 +148,10 @@ class State:
         import socket
 
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO runs (started, status, profile, max_jobs, workers, pid, host) "
-                             "VALUES (?, 'running', ?, ?, ?, ?, ?)",
-                             (time.time(), profile, max_jobs, workers, os.getpid(), socket.gethostname()))
+            now = time.time()
+            cur = db.execute("INSERT INTO runs (started, status, profile, max_jobs, workers, pid, host, heartbeat) "
+                             "VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+                             (now, profile, max_jobs, workers, os.getpid(), socket.gethostname(), now))
             return int(cur.lastrowid or 0)
 
     def update_run(self, run_id: int, **fields: Any) -> None:

@@ -12,11 +12,12 @@ import types
 from pathlib import Path
 from typing import Any
 
-from ..catalog import Catalog, Entry, Representation, update_entry
-from ..catalog.paths import relativize
+from ..catalog import Catalog, Entry, Representation
 from ..errors import ConversionError
 from ..registry import get_target, list_targets, refresh_targets
 from .base import Converter, Outcome, run
+from .outputs import check_explicit_output, output_in_shelf
+from .record import drop_obsolete_journal, record_output, replay_journal
 
 ENV_SHELF = "GEOSHELF_SHELF_ROOT"
 
@@ -46,16 +47,17 @@ def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: s
     if output is None:
         if catalog_path is None:
             raise ConversionError("no --output given and no catalog to put the shelf beside")
-        out = shelf_root(catalog_path) / target.output_name(entry, options)
+        out = output_in_shelf(shelf_root(catalog_path), target.output_name(entry, options), protect=[catalog_path])
     else:
-        out = Path(output)
+        out = check_explicit_output(output, protect=[catalog_path] if catalog_path is not None else [])
+    if record and catalog_path is not None and replay_journal(catalog_path, out.absolute()):
+        entry = Catalog(catalog_path)[entry.name]  # now with the representation the replay recorded
     outcome = run(target, entry, out, options, validate=validate)
-    if record and catalog_path is not None and outcome.action != "unchanged":
-        rep = outcome.representation
-        stored = Representation(kind=rep.kind, path=relativize(rep.path, str(catalog_path.parent)),
-                                format=rep.format, options=rep.options, provenance=rep.provenance)
-        fresh = Catalog(catalog_path)[entry.name]
-        update_entry(catalog_path, fresh.with_representation(stored))
+    if record and catalog_path is not None:
+        if outcome.action == "unchanged":
+            drop_obsolete_journal(out.absolute())
+        else:
+            record_output(catalog_path, entry.name, outcome.representation, Path(outcome.representation.path))
     return outcome
 
 

@@ -15,6 +15,7 @@ import contextlib
 import datetime as _dt
 import errno
 import functools
+import glob
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from ..catalog.paths import FileStat, common_root, is_url
 from ..contract import VALIDATIONS, Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError
 from ..faults import fault_point
+from .journal import recover_publish, remove_journal, write_journal
 
 MANIFEST_NAME = ".geoshelf-manifest.json"
 
@@ -141,25 +143,37 @@ def _now() -> str:
 
 
 def _cleanup_partials(output: Path) -> None:
-    for stale in output.parent.glob(f".{output.name}.partial-*"):
+    name = glob.escape(output.name)  # a name with * or [ must not match other outputs' leftovers
+    for stale in output.parent.glob(f".{name}.partial-*"):
         remove_path(stale)
-    for stale in output.parent.glob(f".{output.name}.old-*"):
+    for stale in output.parent.glob(f".{name}.old-*"):
         remove_path(stale)
 
 
 def publish(partial: Path, output: Path) -> None:
-    """Move a validated partial output into place (rename; the old output, if any, goes last)."""
-    old = None
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(output, old)
-        fault_point("publish:between-renames")
+    """Move a validated partial output into place (rename; the old output, if any, goes last).
+
+    A journal beside the output (:mod:`geoshelf.convert.journal`) is written first, so a crash
+    between the renames is finished by the next run; it stays until the catalog records the output.
+    """
+    old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:8]}") if output.exists() else None
+    write_journal(output, state="publishing", partial=partial.name, old=old.name if old else None)
+    fault_point("publish:journaled")
     try:
-        os.rename(partial, output)
-    except BaseException:
         if old is not None:
-            os.rename(old, output)
+            os.rename(output, old)
+            fault_point("publish:between-renames")
+        try:
+            os.rename(partial, output)
+        except BaseException:
+            if old is not None:
+                os.rename(old, output)
+            raise
+    except BaseException:
+        remove_journal(output)
         raise
+    with contextlib.suppress(OSError):  # published: a "publishing" journal is finished by the next run just the same
+        write_journal(output, state="published")
     if old is not None:
         fault_point("publish:before-removing-old")
         remove_path(old)
@@ -266,9 +280,13 @@ def decide(converter: Converter[Any], plan: Plan[Any], sources: Sources, paramet
 
 def append_in_place(converter: Converter[Any], plan: Plan[Any], previous: Representation) -> Appended | None:
     """Let the target append the new files to the published output; None when it cannot."""
+    write_journal(plan.output, state="appending")  # an interrupted append: the next run drops it and appends again
     appended = converter.append(plan, plan.output, previous)
     if appended is not None:
         write_manifest(plan.output, plan.stats)
+        write_journal(plan.output, state="published")  # until the catalog records it
+    else:
+        remove_journal(plan.output)
     return appended
 
 
@@ -281,12 +299,15 @@ def write_validate_publish(converter: Converter[Any], plan: Plan[Any]) -> Valida
         fault_point("convert:written")
         validation = converter.validate(plan, partial)
         fault_point("convert:validated")
+        if partial.is_dir():  # the manifest moves in with the output: published together
+            write_manifest(partial, plan.stats)
         publish(partial, output)
     except BaseException:
         remove_path(partial)
         raise
     fault_point("convert:published")
-    write_manifest(output, plan.stats)  # after publish: without it a rerun rebuilds, never appends
+    if not output.is_dir():  # a file's sidecar manifest: after publish (without it a rerun rebuilds, never appends)
+        write_manifest(output, plan.stats)
     return validation
 
 
@@ -336,6 +357,7 @@ def run(converter: Converter[Any], entry: Entry, output: Path, options: dict[str
     parameters = _recordable(checked, validate)
     started = _now()
     with output_lock(output):
+        recover_publish(output)  # a publish interrupted by a crash: finish or undo it first
         _cleanup_partials(output)
         decision = decide(converter, plan, sources, parameters)
         if decision.action == "unchanged":

@@ -12,13 +12,16 @@ through :mod:`geoshelf.registry`), so a target plugin brings its own opener.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import freshness
 from ..catalog.model import REPRESENTATION_ORDER
+from ..catalog.paths import is_url
 from ..catalog.trust import opener_options, representation_options
-from ..errors import (FileSetChangedError, FileSetChangedWarning, GeoshelfError, StaleRepresentationWarning,
+from ..errors import (FileSetChangedError, FileSetChangedWarning, GeoshelfError, MissingRepresentationWarning,
+                      StaleRepresentationWarning,
                       UnsafeCatalogError)
 from ..registry import find_target
 
@@ -37,6 +40,12 @@ def is_stale(entry: Entry, rep: Representation, current: str | None = None) -> b
         return False
     current = current if current is not None else current_fingerprint(entry)
     return bool(current) and rep.provenance.source_fingerprint != current
+
+
+def is_missing(entry: Entry, rep: Representation) -> bool:
+    """True when a representation on a local path is not there (one stat; remote ones are not checked)."""
+    path = entry.resolve(rep.path)
+    return not is_url(path) and not os.path.exists(path)
 
 
 def _file_set(entry: Entry, state: freshness.FileSetState, strict: bool) -> None:
@@ -71,6 +80,13 @@ def choose(entry: Entry, representation: str | None = None, *, strict: bool = Fa
     for rep in sorted(entry.representations, key=lambda r: order.get(r.kind, len(order))):
         kind = rep.kind  # best first: REPRESENTATION_ORDER, then plugins' kinds
         if kind == "original":
+            continue
+        if is_missing(entry, rep):
+            warnings.warn(
+                f"{entry.name}: the {kind} representation at {entry.resolve(rep.path)} is missing; reading the "
+                "original files instead. Run `geoshelf convert` again (or `geoshelf lint`).",
+                MissingRepresentationWarning, stacklevel=4,
+            )
             continue
         if state.is_stale(rep):
             warnings.warn(
@@ -119,4 +135,4 @@ def open_entry(entry: Entry, representation: str | None = None, chunks: Any = No
     return open_representation(entry, rep, chunks=chunks, **kwargs)
 
 
-__all__ = ["choose", "current_fingerprint", "is_stale", "open_entry", "open_representation"]
+__all__ = ["choose", "current_fingerprint", "is_missing", "is_stale", "open_entry", "open_representation"]
