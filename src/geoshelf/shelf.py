@@ -23,6 +23,7 @@ from .catalog import Catalog
 from .catalog.model import Entry
 from .catalog.paths import is_url
 from .convert.base import MANIFEST_NAME, remove_path, tree_size
+from .convert.journal import journal_path
 
 SIDECAR = ".manifest.json"
 
@@ -113,8 +114,8 @@ def find_orphans(catalog_path: str | os.PathLike[str]) -> list[Orphan]:
     for directory, everything in scan_dirs.items():
         for out in _outputs(directory):
             real = os.path.realpath(out)
-            if real in named or real in found:
-                continue
+            if real in named or real in found or journal_path(out).is_file():
+                continue  # (a journaled output is published but not yet recorded: the next convert records it)
             srcs = _manifest_sources(out)
             if not everything and not any(os.path.realpath(s) in sources for s in srcs):
                 continue

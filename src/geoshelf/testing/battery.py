@@ -228,14 +228,9 @@ def run_battery(kills: int, *, seed: int = 0, workdir: str | os.PathLike[str] | 
     start = time.monotonic()
     result = BatteryResult()
     chosen = [s for s in scenarios() if only is None or s.name in only]
-    plan: list[Scenario] = []
     weights = [s.weight for s in chosen]
-    while len(plan) < kills:  # every scenario at least once, then by weight
-        plan += chosen if not plan else rng.choices(chosen, weights=weights, k=1)
-    plan = plan[:kills] if kills >= len(chosen) else rng.sample(chosen, kills)
-    tmp = tempfile.TemporaryDirectory(prefix="geoshelf-battery-", dir=workdir)
+    work = Path(tempfile.mkdtemp(prefix="geoshelf-battery-", dir=workdir))
     try:
-        work = Path(tmp.name)
         demo = work / "demo"
         _demo(demo)
         templates: dict[str, Path] = {}
@@ -248,49 +243,59 @@ def run_battery(kills: int, *, seed: int = 0, workdir: str | os.PathLike[str] | 
             if progress:
                 progress(f"{s.name}: crash-free run {sum(r.duration for r in refs[s.name].runs):.1f} s, "
                          f"{sum(len(r.points) for r in refs[s.name].runs)} fault points reached")
-        for i, s in enumerate(plan):
-            killed = False
-            for _attempt in range(4):  # a delay past the end of a quick step kills nothing: try again
-                result.trials += 1
-                root = work / f"{s.name}-{i}-{_attempt}"
-                shutil.copytree(templates[s.name], root, symlinks=True)
-                k = rng.randrange(len(s.steps))
-                problems: list[str] = []
-                for step in s.steps[:k]:
-                    r = _run_step(step, root)
-                    if r.returncode:
-                        problems.append(f"{s.name}: step before the kill failed: {r.stderr.strip()[-300:]}")
-                how = choose_kill(refs[s.name].runs[k], rng)
-                r = _run_step(s.steps[k], root, **how)
-                killed = r.killed
-                for step in s.steps[k:]:
-                    again = _run_step(step, root)
-                    if again.returncode:
-                        problems.append(f"{s.name}: rerun after kill {r.at or 'none'} failed: "
-                                        f"{again.stderr.strip()[-300:]}")
-                problems += check_invariants(root / "catalog.yaml", refs[s.name].expected, root=root)
-                for p in problems:
-                    kind = _classify(p)
-                    if kind == "lost":
-                        result.lost_entries += 1
-                    elif kind == "corrupt":
-                        result.corrupt_outputs += 1
-                    else:
-                        result.other_problems += 1
-                    result.problems.append(f"{s.name} step {k} killed at {r.at or '(not killed)'}: {p}")
-                shutil.rmtree(root, ignore_errors=True)
-                if killed:
-                    result.kills += 1
-                    result.kills_at_points += "@" in r.at
-                    result.kills_by_scenario[s.name] = result.kills_by_scenario.get(s.name, 0) + 1
-                    if progress:
-                        progress(f"kill {result.kills}/{kills}: {s.name} step {k} at {r.at}: "
-                                 f"{'ok' if not problems else f'{len(problems)} problems'}")
-                    break
+        tries: dict[str, int] = {}
+        while result.kills < kills and result.trials < 4 * kills:
+            # each scenario until it was killed once (a delay past the end of a quick step kills nothing), then
+            # by weight
+            unkilled = [c for c in chosen if c.name not in result.kills_by_scenario and tries.get(c.name, 0) < 4]
+            s = unkilled[0] if unkilled else rng.choices(chosen, weights=weights)[0]
+            tries[s.name] = tries.get(s.name, 0) + 1
+            result.trials += 1
+            _trial(s, templates[s.name], refs[s.name], work / f"{s.name}-{result.trials}", rng, result, progress)
     finally:
-        tmp.cleanup()
+        if result.ok:  # a failing trial's workspace is kept for inspection
+            shutil.rmtree(work, ignore_errors=True)
+        elif progress:
+            progress(f"workspaces of the failing trials kept in {work}")
     result.seconds = time.monotonic() - start
     return result
+
+
+def _trial(s: Scenario, template: Path, ref: _Reference, root: Path, rng: random.Random, result: BatteryResult,
+           progress: Callable[[str], None] | None) -> None:
+    """Copy the workspace, kill one step at a random point, rerun it and the rest, check the invariants."""
+    shutil.copytree(template, root, symlinks=True)
+    k = rng.randrange(len(s.steps))
+    problems: list[str] = []
+    for step in s.steps[:k]:
+        r = _run_step(step, root)
+        if r.returncode:
+            problems.append(f"step before the kill failed: {r.stderr.strip()[-300:]}")
+    r = _run_step(s.steps[k], root, **choose_kill(ref.runs[k], rng))
+    for step in s.steps[k:]:
+        again = _run_step(step, root)
+        # a rerun may refuse in one line (an `add` that was done before the kill); a traceback is a bug
+        if again.returncode and "Traceback" in again.stderr:
+            problems.append(f"rerun crashed: {again.stderr.strip()[-500:]}")
+    problems += check_invariants(root / "catalog.yaml", ref.expected, root=root)
+    for p in problems:
+        kind = _classify(p)
+        if kind == "lost":
+            result.lost_entries += 1
+        elif kind == "corrupt":
+            result.corrupt_outputs += 1
+        else:
+            result.other_problems += 1
+        result.problems.append(f"{s.name} step {k} killed at {r.at or '(not killed)'}: {p}")
+    if not problems:
+        shutil.rmtree(root, ignore_errors=True)
+    if r.killed:
+        result.kills += 1
+        result.kills_at_points += "@" in r.at
+        result.kills_by_scenario[s.name] = result.kills_by_scenario.get(s.name, 0) + 1
+    if progress:
+        progress(f"trial {result.trials}: {s.name} step {k} " + (f"killed at {r.at}" if r.killed else "not killed")
+                 + f": {'ok' if not problems else f'{len(problems)} problems'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
