@@ -175,6 +175,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intake_view(args: argparse.Namespace) -> int:
+    from .intake_view import write_intake_view
+
+    path = write_intake_view(_catalog_path(args))
+    print(f"wrote {path} (rewritten by every convert from now on)")
+    return 0
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     cat = _open(args)
     obj = cat[args.name].to_dask(representation=args.representation)
@@ -457,6 +465,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     from .stac.cli import add_stac_commands
 
     add_stac_commands(sub, common)
+    iv = sub.add_parser("intake-view", parents=[common],
+                        help="write NAME.intake.yaml: a stock-intake catalog opening each entry's best fresh copy")
+    iv.set_defaults(func=cmd_intake_view)
     from .serve.cli import add_serve_commands
 
     add_serve_commands(sub, common)

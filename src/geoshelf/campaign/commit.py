@@ -59,6 +59,10 @@ def commit(catalog_path: Path, units: Sequence[dict[str, Any]]) -> list[str]:
     for owner, names in by_file.items():
         done = _commit_file(owner, {local: rows[q] for local, q in names.items()})
         written.extend(names[local] for local in done)
+    if written:
+        from ..intake_view import refresh_intake_view
+
+        refresh_intake_view(catalog_path)
     return written
 
 

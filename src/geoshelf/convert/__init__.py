@@ -58,6 +58,9 @@ def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: s
             drop_obsolete_journal(out.absolute())
         else:
             record_output(catalog_path, entry.name, outcome.representation, Path(outcome.representation.path))
+            from ..intake_view import refresh_intake_view
+
+            refresh_intake_view(catalog_path)
     return outcome
 
 
