@@ -84,9 +84,10 @@ def _check_tags(node: Node | None, path: str, seen: set[int] | None = None) -> N
         raise UnsafeCatalogError(f"{path}: unexpected YAML node {type(node).__name__}")
 
 
-def parse_text(text: str, path: str = "<string>") -> Any:
+def parse_text(text: str, path: str = "<string>", *, limits: bool = True) -> Any:
     """Parse catalog YAML text safely into ruamel round-trip containers."""
-    check_text(text, path)  # depth, alias expansion, duplicate keys: bounded before ruamel builds anything
+    if limits:  # depth, alias expansion, duplicate keys: bounded before ruamel builds anything
+        check_text(text, path)
     y = _yaml()
     try:
         nodes = list(y.compose_all(io.StringIO(text)))
@@ -245,7 +246,7 @@ def render_preserving(doc: Any, original_text: str) -> str:
     """
     if not original_text:
         return dump_text(doc)
-    original = parse_text(original_text)
+    original = parse_text(original_text, limits=False)  # the text the edit read: already checked
     lines = original_text.splitlines(keepends=True)
     layout = _entry_spans(original, lines) if isinstance(original, dict) else None
     new_sources = doc.get("sources") if isinstance(doc, dict) else None
