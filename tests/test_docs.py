@@ -133,8 +133,8 @@ def _parse_error(cmd: str) -> str | None:
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             build_parser().parse_args(shlex.split(cmd)[1:])
-    except SystemExit as exc:
-        return err.getvalue().strip() or f"exit {exc.code}"
+    except SystemExit as exc:  # --help, --version exit 0: a command that parses
+        return None if exc.code == 0 else (err.getvalue().strip() or f"exit {exc.code}")
     return None
 
 

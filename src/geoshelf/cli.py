@@ -232,7 +232,10 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
         print(f"{len(g.files)} copies of the same data ({_size(g.reclaimable)} reclaimable), keep {g.keep}:")
         for f, s in zip(g.files, g.sizes, strict=True):
             tag = f"  [catalogued: {g.catalogued[f]}]" if f in g.catalogued else ""
-            print(f"  {'*' if f == g.keep else ' '} {f} ({_size(s)}){tag}")
+            kind = f", {g.kinds[f]}" if g.kinds.get(f) else ""
+            print(f"  {'*' if f == g.keep else ' '} {f} ({_size(s)}{kind}){tag}")
+        if g.repoint:
+            print(f"  (before removing copies, point {', '.join(g.repoint)} at {g.keep}: `geoshelf add ... --update`)")
     for d in report.datasets:
         print(f"dataset {d.location}: {d.files} files ({_size(d.bytes)}) duplicate catalogued entry {d.duplicates_entry}")
     for err in report.errors:
@@ -254,6 +257,23 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{len(orphans)} outputs no entry of {path} names removed, {total} freed")
     else:
         print(f"{len(orphans)} outputs no entry of {path} names, {total}; nothing was removed (rerun with --yes)")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from .refresh import refresh, refresh_all
+
+    if bool(args.name) == bool(args.all):
+        raise GeoshelfError("refresh: give one entry NAME or --all")
+    path = _catalog_path(args)
+    if args.all:
+        results = refresh_all(path, verify=args.verify, progress=_progress("refreshing"))
+    else:
+        results = [refresh(path, args.name, verify=args.verify)]
+    for r in results:
+        print(r.describe())
+    changed = sum(r.changed for r in results)
+    print(f"{len(results)} entries checked, {changed} re-scanned -> {path}")
     return 0
 
 
@@ -423,6 +443,15 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     de.add_argument("paths", nargs="+", metavar="PATH")
     de.add_argument("--json", action="store_true")
     de.set_defaults(func=cmd_dedupe)
+
+    rf = sub.add_parser("refresh", parents=[common],
+                        help="re-scan an entry's recorded files (new files of its glob too); --verify compares content")
+    rf.add_argument("name", nargs="?", help="entry name (team.name for an included catalog)")
+    rf.add_argument("--all", action="store_true", help="every entry, included catalogs too")
+    rf.add_argument("--verify", action="store_true",
+                    help="compare each stale representation's content with the sources: equal (a copy, new mtimes) "
+                    "-> fresh again; different -> stays stale")
+    rf.set_defaults(func=cmd_refresh)
 
     gc = sub.add_parser("gc", parents=[common],
                         help="remove shelf outputs no entry names (dry run unless --yes; only geoshelf outputs)")

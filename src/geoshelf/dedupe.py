@@ -27,6 +27,12 @@ from .load.formats import CSV_EXT, NETCDF_EXT, PARQUET_EXT, TIFF_EXT, engine_for
 
 SUPPORTED_EXT = NETCDF_EXT | TIFF_EXT | CSV_EXT | PARQUET_EXT
 HASH_VERSION = "decoded-v1"
+#: Which copy of equal data to keep: lower is better (NetCDF4/HDF5 compresses and chunks; NetCDF3 cannot).
+FORMAT_RANK = {"netcdf4": 0, "geotiff": 0, "parquet": 0, "netcdf3": 1, "csv": 1}
+#: A directory holding this file is a geoshelf output (convert.base.MANIFEST_NAME); a file output
+#: has ``NAME`` + SIDECAR beside it.
+OUTPUT_MANIFEST = ".geoshelf-manifest.json"
+SIDECAR = ".manifest.json"
 
 
 def _cache_path() -> Path:
@@ -119,11 +125,21 @@ class Group:
     sizes: list[int]
     #: Catalogued entries (qualified names) that reference a file of the group.
     catalogued: dict[str, str] = field(default_factory=dict)
+    #: Storage format of each file (``netcdf4``, ``netcdf3``, ``geotiff``, ...), by path.
+    kinds: dict[str, str] = field(default_factory=dict)
 
     @property
     def keep(self) -> str:
-        """The copy to keep: a catalogued one if any, else the first."""
-        return next((f for f in self.files if f in self.catalogued), self.files[0])
+        """The copy to keep: the best-stored one (NetCDF4/HDF5 over NetCDF3, then the fewest bytes),
+        a catalogued one among equals."""
+        size = dict(zip(self.files, self.sizes, strict=True))
+        return min(self.files, key=lambda f: (FORMAT_RANK.get(self.kinds.get(f, ""), 1), size[f],
+                                              f not in self.catalogued, f))
+
+    @property
+    def repoint(self) -> list[str]:
+        """Entries that use a copy other than :attr:`keep` (point them at it before removing copies)."""
+        return sorted({q for f, q in self.catalogued.items() if f != self.keep})
 
     @property
     def reclaimable(self) -> int:
@@ -158,26 +174,54 @@ class DedupeReport:
         return {
             "files_scanned": self.files_scanned,
             "reclaimable_bytes": self.reclaimable,
-            "groups": [{"digest": g.digest, "keep": g.keep, "files": g.files, "sizes": g.sizes,
-                        "catalogued": g.catalogued, "reclaimable_bytes": g.reclaimable} for g in self.groups],
+            "groups": [{"digest": g.digest, "keep": g.keep, "files": g.files, "sizes": g.sizes, "kinds": g.kinds,
+                        "catalogued": g.catalogued, "repoint": g.repoint, "reclaimable_bytes": g.reclaimable}
+                       for g in self.groups],
             "datasets": [d.__dict__ for d in self.datasets],
             "errors": self.errors,
         }
 
 
+def is_output(path: str) -> bool:
+    """True for a geoshelf output (a converted representation): a file with its manifest sidecar, or
+    anything inside a directory holding a geoshelf manifest."""
+    if os.path.isfile(path + SIDECAR):
+        return True
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and parent != os.path.dirname(parent):
+        if os.path.isfile(os.path.join(parent, OUTPUT_MANIFEST)):
+            return True
+        parent = os.path.dirname(parent)
+    return False
+
+
 def _walk(paths: Iterable[str]) -> list[str]:
+    """Data files under ``paths``, leaving out geoshelf's own outputs (representations of sources,
+    not duplicates of them)."""
     out = []
     for p in paths:
         if os.path.isdir(p):
+            if is_output(os.path.join(p, "x")):
+                continue
             for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(".zarr"))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(".zarr")
+                                 and not os.path.isfile(os.path.join(root, d, OUTPUT_MANIFEST)))
                 out.extend(os.path.join(root, f) for f in sorted(files)
-                           if os.path.splitext(f)[1].lower() in SUPPORTED_EXT)
+                           if os.path.splitext(f)[1].lower() in SUPPORTED_EXT
+                           and not os.path.isfile(os.path.join(root, f + SIDECAR)))
         elif os.path.exists(p):
-            out.append(p)
+            if not is_output(p):
+                out.append(p)
         else:
             raise SourceError(f"{p}: no such file or directory")
     return [os.path.abspath(f) for f in out]
+
+
+def _kind(path: str) -> str:
+    try:
+        return sniff(path)
+    except GeoshelfError:
+        return ""
 
 
 def dedupe(paths: Sequence[str], catalog: Catalog | None = None, *, threads: int = 4,
@@ -187,6 +231,8 @@ def dedupe(paths: Sequence[str], catalog: Catalog | None = None, *, threads: int
     owner: dict[str, str] = {}
     entry_files: dict[str, list[str]] = {}
     if catalog is not None:
+        reps = {os.path.realpath(e.resolve(r.path)) for _, e in catalog.walk() for r in e.representations}
+        files = [f for f in files if not any(f == r or f.startswith(r + os.sep) for r in reps)]
         for qname, entry in catalog.walk():
             if entry.format not in ("netcdf", "geotiff", "csv", "parquet"):
                 continue
@@ -233,7 +279,7 @@ def dedupe(paths: Sequence[str], catalog: Catalog | None = None, *, threads: int
             continue
         fs = sorted(fs)
         groups.append(Group(digest=d, files=fs, sizes=[os.path.getsize(f) for f in fs],
-                            catalogued={f: owner[f] for f in fs if f in owner}))
+                            catalogued={f: owner[f] for f in fs if f in owner}, kinds={f: _kind(f) for f in fs}))
     # whole datasets: a directory's files, or an entry's files, all equal to another entry's
     datasets: list[DatasetDuplicate] = []
     entry_sigs = {q: sorted(digests.get(f, "") for f in ef) for q, ef in entry_files.items() if ef}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.catalog import edit_entries
+from ..catalog.locate import owner_of
 from ..catalog.model import Entry, Representation
 from ..catalog.paths import relativize
 from ..convert.record import drop_obsolete_journal
@@ -23,24 +24,6 @@ def _stored(rep: dict[str, Any], catalog_dir: str) -> Representation:
     r = Representation.from_dict(rep)
     return Representation(kind=r.kind, path=relativize(r.path, catalog_dir), format=r.format, options=r.options,
                           provenance=r.provenance)
-
-
-def _owner(catalog_path: Path, name: str) -> tuple[Path, str]:
-    """The catalog file holding entry ``name`` and its name there: a qualified name (``demo.sst``)
-    reaches into included catalogs, so its representation is recorded where the entry lives."""
-    if "." not in name:
-        return catalog_path, name
-    from ..catalog import Catalog
-
-    cat = Catalog(catalog_path)
-    local = name
-    while local not in set(cat) and "." in local:
-        head, rest = local.split(".", 1)
-        sub = cat[head] if head in set(cat) else None
-        if not isinstance(sub, Catalog):
-            break
-        cat, local = sub, rest
-    return cat.path, local
 
 
 def commit(catalog_path: Path, units: Sequence[dict[str, Any]]) -> list[str]:
@@ -53,7 +36,7 @@ def commit(catalog_path: Path, units: Sequence[dict[str, Any]]) -> list[str]:
         return []
     by_file: dict[Path, dict[str, str]] = {}
     for name in rows:
-        owner, local = _owner(catalog_path, name)
+        owner, local = owner_of(catalog_path, name)
         by_file.setdefault(owner, {})[local] = name
     written: list[str] = []
     for owner, names in by_file.items():

@@ -56,12 +56,13 @@ def _check_entry(name: str, raw: dict[str, Any], entry: Entry, opener: Callable[
                 detail = f": {state.describe()}" if state.recorded else ""
                 yield Problem(level="warning", entry=name,
                               message=f"catalogued {entry.files} files, {state.found} found now{detail} "
-                                      "(re-scan with --update)")
+                                      f"(re-scan with `geoshelf refresh {name}`)")
             elif current and entry.fingerprint and current != entry.fingerprint:
                 detail = f": {state.describe()}" if state.recorded and state.n_changed else ""
                 yield Problem(level="warning", entry=name,
                               message=f"source files changed since catalogued{detail} (stale fingerprint; "
-                                      "re-scan with --update)")
+                                      f"re-scan with `geoshelf refresh {name}`, add --verify to tell a copy "
+                                      "from changed data)")
     for rep in entry.representations:
         path = entry.resolve(rep.path)
         if not is_url(path) and not os.path.exists(path):

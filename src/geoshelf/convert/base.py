@@ -230,7 +230,7 @@ def read_sources(entry: Entry) -> Sources:
         what = fresh.describe() if fresh.recorded else f"{sources.files[0]} ..."
         raise SourceError(
             f"{entry.name}: source files changed since they were catalogued ({what}); "
-            f"re-scan with `geoshelf add ... --name {entry.name} --update` before converting"
+            f"run `geoshelf refresh {entry.name}` before converting (it re-scans the recorded files)"
         )
     return sources
 

@@ -91,7 +91,9 @@ def choose(entry: Entry, representation: str | None = None, *, strict: bool = Fa
         if state.is_stale(rep):
             warnings.warn(
                 f"{entry.name}: the {kind} representation at {rep.path} is stale (its source files changed "
-                "since it was made); reading the original files instead. Run `geoshelf convert` again.",
+                f"since it was made); reading the original files instead. Run `geoshelf refresh {entry.name} "
+                f"--verify` (a copy or a touch: keeps it), then `geoshelf convert {entry.name} --to {kind}` "
+                "if the data changed.",
                 StaleRepresentationWarning, stacklevel=4,
             )
             continue
