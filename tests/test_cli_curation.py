@@ -172,3 +172,20 @@ def test_gc_keeps_outputs_of_other_catalogs_in_a_shared_directory(catalog_path: 
     assert "air-old.zarr" in out and "other-air.zarr" not in out
     assert not (shared / "air-old.zarr").exists()
     assert (shared / "other-air.zarr").is_dir() and (shared / "air.zarr").is_dir()
+
+
+def test_add_of_many_files_shows_progress_in_a_log(tmp_path: Path) -> None:
+    """Not a terminal (a batch log): periodic lines while the files are opened, not silence."""
+    import subprocess
+    import sys
+
+    from geoshelf.demo.data import make_sst
+
+    make_sst(tmp_path / "many", days=120, ny=4, nx=8)
+    cat = tmp_path / "cat.yaml"
+    r = subprocess.run([sys.executable, "-m", "geoshelf", "add", str(tmp_path / "many"), "--name", "many",
+                        "--catalog", str(cat)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scanning many: ")]
+    assert len(lines) >= 10 and lines[-1] == "scanning many: 120/120"
+    assert "added many: 120 netcdf files" in r.stdout

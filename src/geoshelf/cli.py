@@ -84,7 +84,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     extra = {k: v for k, v in (("contact", args.contact), ("license", args.license)) if v}
     so = _kv(args.storage_option, "--storage-option")
     entry = scan(args.paths, args.name, catalog_dir=str(path.expanduser().resolve().parent),
-                 description=args.description or "", tags=args.tag or [], storage_options=so or None, **extra)
+                 description=args.description or "", tags=args.tag or [], storage_options=so or None,
+                 progress=_progress(f"scanning {args.name}", minimum=PROGRESS_MIN_FILES), **extra)
     if args.update and path.exists() and args.name in (cat := Catalog(path)):
         old = cat[args.name]
         entry = entry.replace(representations=old.representations,
@@ -351,11 +352,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(label: str) -> Any:
-    """A progress callback: tqdm on a terminal, a log line every 10 % otherwise."""
-    state = {"bar": None, "last": -1}
+#: Fewer files than this are quick: no progress shown.
+PROGRESS_MIN_FILES = 50
+
+
+def _progress(label: str, *, minimum: int = 0, interval: float = 10.0) -> Any:
+    """A progress callback: tqdm on a terminal; otherwise a log line at every 10 % or ``interval`` seconds,
+    whichever comes first.  Totals below ``minimum`` show nothing."""
+    import time
+
+    state: dict[str, Any] = {"bar": None, "last": -1, "t": time.monotonic()}
 
     def update(done: int, total: int) -> None:
+        if total < minimum:
+            return
         if sys.stderr.isatty():
             if state["bar"] is None:
                 from tqdm import tqdm
@@ -366,9 +376,10 @@ def _progress(label: str) -> Any:
                 state["bar"].close()
         else:
             step = max(1, total // 10)
-            if done == total or done // step != state["last"]:
-                state["last"] = done // step
-                print(f"{label}: {done}/{total}", file=sys.stderr)
+            now = time.monotonic()
+            if done == total or done // step != state["last"] or now - state["t"] >= interval:
+                state["last"], state["t"] = done // step, now
+                print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
 
     return update
 

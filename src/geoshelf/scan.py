@@ -4,7 +4,7 @@ range, bounding box, CRS, sizes and fingerprint.  Opens metadata only."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -168,8 +168,11 @@ def describe_table(df: Any) -> dict[str, Any]:
 
 
 def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
-         tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None, **fields: Any) -> Entry:
+         tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None,
+         progress: Callable[[int, int], None] | None = None, **fields: Any) -> Entry:
     """Scan files/globs/directories into a new :class:`Entry` (metadata only is read).
+
+    ``progress(done, total)`` is called as files are opened (long scans of thousands of files).
 
     ``storage_options`` are stored in the entry; options from the user's config (where
     credentials belong) are used to read but never written to the catalog.
@@ -209,7 +212,7 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         args["chunks"] = {}
     if stored_options:
         args["storage_options"] = dict(stored_options)
-    obj = open_original(files, fmt, storage_options=storage_options)
+    obj = open_original(files, fmt, storage_options=storage_options, progress=progress)
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
     stats = stat_files(files, storage_options)
     if isinstance(urlpath, list):

@@ -50,3 +50,26 @@ def test_geoshelf_bench_command_takes_the_script_options(tmp_path: Path) -> None
                  "--out", str(tmp_path / "b.md"), "--json", str(out_json)]) == 0
     (row,) = json.loads(out_json.read_text())["rows"]
     assert row["id"] == "10b" and row["command"] == "python scripts/bench.py --size tiny --repeat 1 --only 10b"
+
+
+def test_a_run_at_another_size_leaves_the_documented_rows(tmp_path: Path) -> None:
+    """``--size tiny`` without --out writes beside its data; docs/benchmarks.md changes only with --write-docs."""
+    repo = Path(__file__).parents[2]
+    cwd = tmp_path / "checkout"
+    (cwd / "docs").mkdir(parents=True)
+    for name in ("benchmarks.md", "benchmarks.json"):
+        (cwd / "docs" / name).write_bytes((repo / "docs" / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in (cwd / "docs").iterdir()}
+    env = {**__import__("os").environ, "PYTHONPATH": str(repo / "src"), "GEOSHELF_INDEX_DIR": str(tmp_path / "index")}
+    cmd = [sys.executable, str(repo / "scripts" / "bench.py"), "--size", "tiny", "--repeat", "1", "--only", "10b",
+           "--workdir", str(tmp_path / "w")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "not the documented size (medium)" in r.stderr
+    assert {p.name: p.read_bytes() for p in (cwd / "docs").iterdir()} == before
+    rows = {row["id"]: row for row in json.loads((tmp_path / "w" / "tiny" / "benchmarks.json").read_text())["rows"]}
+    assert set(rows) == {"10b"}
+    r = subprocess.run([*cmd, "--write-docs"], capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["id"]: row for row in json.loads((cwd / "docs" / "benchmarks.json").read_text())["rows"]}
+    assert "--size tiny" in rows["10b"]["command"] and "--size medium" in rows["1a"]["command"]

@@ -11,9 +11,19 @@ def test_progress_logs_lines_when_not_a_terminal() -> None:
     out = io.StringIO()
     p = Progress("era5", 100, already=10, stream=out, interval=3600, tty=False)
     p.update(20, 1, 8, jobs=3)  # first update logs at once
-    p.update(30, 1, 8, jobs=3)  # within the interval: quiet
+    p.update(25, 1, 8, jobs=3)  # within the interval and the same tenth of the units: quiet
     p.update(100, 2, 0, jobs=0, force=True)
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("campaign era5: 20/100 done, 1 failed, 8 running, 3 jobs, ")
     assert lines[1].startswith("campaign era5: 100/100 done, 2 failed, 0 running, 0 jobs, ")
+
+
+def test_progress_logs_each_tenth_without_waiting_for_the_interval() -> None:
+    """A batch log shows a campaign moving even when it is shorter than ``log-interval``."""
+    out = io.StringIO()
+    p = Progress("sst", 1000, stream=out, interval=3600, tty=False)
+    for done in range(1, 1001):
+        p.update(done, 0, 2)
+    lines = out.getvalue().splitlines()
+    assert [ln.split(": ")[1].split(" ")[0] for ln in lines] == ["1/1000"] + [f"{k}00/1000" for k in range(1, 11)]

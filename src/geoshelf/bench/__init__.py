@@ -97,6 +97,32 @@ def _public_args(args: list[str]) -> list[str]:
     return out
 
 
+#: The size whose results docs/benchmarks.md documents: only a run at this size (or ``--write-docs``)
+#: replaces its rows.
+DOCUMENTED_SIZE = "medium"
+DOCS_MD = Path("docs/benchmarks.md")
+DOCS_JSON = Path("docs/benchmarks.json")
+
+
+def report_paths(size: str, out: Path | None, out_json: Path | None, write_docs: bool,
+                 workdir: Path | None) -> tuple[Path, Path, str | None]:
+    """Where a run writes its reports, and a note when that is not the docs.
+
+    Explicit ``--out`` / ``--json`` win.  Otherwise a run at :data:`DOCUMENTED_SIZE` (or with
+    ``write_docs``) updates ``docs/benchmarks.md``/``.json``; any other size writes beside its data
+    (``<workdir>/<size>/benchmarks.md``), so a quick tiny run never replaces the documented rows.
+    """
+    if write_docs or size == DOCUMENTED_SIZE:
+        return out or DOCS_MD, out_json or DOCS_JSON, None
+    root = (workdir or Path.cwd() / "bench-work").resolve() / size
+    md, js = out or root / "benchmarks.md", out_json or root / "benchmarks.json"
+    note = None
+    if out is None or out_json is None:
+        note = (f"--size {size} is not the documented size ({DOCUMENTED_SIZE}): reports written to {md} and {js}, "
+                f"{DOCS_MD} is left as it is (--write-docs replaces its rows)")
+    return md, js, note
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line of ``scripts/bench.py`` and ``geoshelf bench``."""
     import argparse
@@ -107,19 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--cold", action="store_true", help="drop the page cache before each read (root)")
     p.add_argument("--workdir", type=Path, default=None)
-    p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
-    p.add_argument("--json", type=Path, default=Path("docs/benchmarks.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"Markdown report (default: {DOCS_MD} at --size {DOCUMENTED_SIZE} or with --write-docs, "
+                   "else WORKDIR/SIZE/benchmarks.md)")
+    p.add_argument("--json", type=Path, default=None, help="JSON report (default: beside the Markdown one, as --out)")
+    p.add_argument("--write-docs", action="store_true",
+                   help=f"update {DOCS_MD} even though --size is not {DOCUMENTED_SIZE}")
     p.add_argument("--only", default=None,
                    help="comma-separated rows to run, e.g. 7,9,10,8b (1 = 1a-1d, 3 = 3a+3b, 10 = 10a+10b)")
     a = p.parse_args(argv)
     only = {s.strip() for s in a.only.split(",") if s.strip()} if a.only else None
     command = "python scripts/bench.py " + " ".join(shlex.quote(x) for x in _public_args(
         sys.argv[1:] if argv is None else argv))
-    rows = run(a.size, a.workdir, a.repeat, a.cold, a.out, a.json, log=lambda m: print(m, file=sys.stderr),
+    out_md, out_json, note = report_paths(a.size, a.out, a.json, a.write_docs, a.workdir)
+    if note:
+        print(note, file=sys.stderr)
+    rows = run(a.size, a.workdir, a.repeat, a.cold, out_md, out_json, log=lambda m: print(m, file=sys.stderr),
                only=only, command=command.strip())
     for r in rows:
         print(f"{r.ratio:9.2f}x  {'ok ' if r.met else 'MISS'}  {r.measurement}")
     return 0
 
 
-__all__ = ["GROUPS", "Row", "main", "memory_bound", "run"]
+__all__ = ["DOCUMENTED_SIZE", "GROUPS", "Row", "main", "memory_bound", "report_paths", "run"]

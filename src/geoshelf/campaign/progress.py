@@ -1,5 +1,5 @@
-"""Campaign progress: a tqdm bar on a terminal, a log line every ``log-interval`` otherwise
-(batch job logs)."""
+"""Campaign progress: a tqdm bar on a terminal; otherwise (batch job logs) a log line every
+``log-interval`` and at every tenth of the units finished, whichever comes first."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Progress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.t0 = time.monotonic()
         self.last_log = -float("inf")
+        self.last_tenth = (10 * already) // total if total else 0
         self.bar: Any = None
         self.done = already
         self.failed = 0
@@ -56,9 +57,10 @@ class Progress:
             self.bar.set_postfix(post, refresh=False)
             return
         now = time.monotonic()
-        if not force and now - self.last_log < self.interval:
+        tenth = (10 * (done + failed)) // self.total if self.total else 0
+        if not force and now - self.last_log < self.interval and tenth == self.last_tenth:
             return
-        self.last_log = now
+        self.last_log, self.last_tenth = now, tenth
         elapsed = now - self.t0
         new = done + failed - self.already
         rate = new / elapsed if elapsed > 0 else 0.0

@@ -8,7 +8,7 @@ units differ (``days since <that day>``) combine into one correct time axis.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -47,17 +47,29 @@ _COMBINE_KWARGS = {"combine", "concat_dim", "parallel", "data_vars", "coords", "
 
 
 def open_netcdf_parts(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
-                      threads: int = 8, **kwargs: Any) -> list[xr.Dataset]:
-    """Open each NetCDF file lazily (dask-backed by default), in order; an error names the file."""
+                      threads: int = 8, progress: Callable[[int, int], None] | None = None,
+                      **kwargs: Any) -> list[xr.Dataset]:
+    """Open each NetCDF file lazily (dask-backed by default), in order; an error names the file.
+
+    ``progress(done, total)`` is called after each file."""
     chunks = {} if chunks is None else chunks
     kwargs = {k: v for k, v in kwargs.items() if k not in _COMBINE_KWARGS}
     if kwargs.get("engine", "netcdf4") == "netcdf4" and not any(is_url(f) for f in files):
         threads = 1  # the netCDF4-C library is not thread-safe for opening files
+
+    def opened(parts: Iterable[xr.Dataset]) -> list[xr.Dataset]:
+        out = []
+        for part in parts:
+            out.append(part)
+            if progress is not None:
+                progress(len(out), len(files))
+        return out
+
     if len(files) == 1 or threads == 1:
-        return [open_netcdf_file(f, chunks=chunks, storage_options=storage_options, **kwargs) for f in files]
+        return opened(open_netcdf_file(f, chunks=chunks, storage_options=storage_options, **kwargs) for f in files)
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
-        return list(pool.map(lambda f: open_netcdf_file(f, chunks=chunks, storage_options=storage_options,
-                                                         **kwargs), files))
+        return opened(pool.map(lambda f: open_netcdf_file(f, chunks=chunks, storage_options=storage_options,
+                                                           **kwargs), files))
 
 
 def combine_netcdf_parts(parts: Sequence[xr.Dataset], files: Sequence[str]) -> xr.Dataset:
@@ -78,14 +90,15 @@ def combine_netcdf_parts(parts: Sequence[xr.Dataset], files: Sequence[str]) -> x
 
 
 def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
-                threads: int = 8, **kwargs: Any) -> xr.Dataset:
+                threads: int = 8, progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> xr.Dataset:
     """Open one or many NetCDF files lazily (dask-backed) and combine them by coordinates."""
-    parts = open_netcdf_parts(files, chunks=chunks, storage_options=storage_options, threads=threads, **kwargs)
+    parts = open_netcdf_parts(files, chunks=chunks, storage_options=storage_options, threads=threads,
+                              progress=progress, **kwargs)
     return combine_netcdf_parts(parts, files)
 
 
 def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
-                 **kwargs: Any) -> xr.DataArray:
+                 progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> xr.DataArray:
     """Open GeoTIFF files lazily with rioxarray; adjacent tiles are mosaicked by coordinates."""
     import rioxarray
 
@@ -99,6 +112,8 @@ def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: d
         except Exception as exc:  # noqa: BLE001 - rasterio raises many types
             raise SourceError(f"{f}: cannot open as GeoTIFF: {' '.join(str(exc).split())[:300]}") from None
         arrays.append(da)
+        if progress is not None:
+            progress(len(arrays), len(files))
     if len(arrays) == 1:
         return arrays[0]
     name = arrays[0].name or "band_data"
@@ -127,14 +142,16 @@ def open_table(files: Sequence[str], fmt: str, *, storage_options: dict[str, Any
 
 
 def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
-                  storage_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    """Open the original files of an entry according to its format."""
+                  storage_options: dict[str, Any] | None = None, progress: Callable[[int, int], None] | None = None,
+                  **kwargs: Any) -> Any:
+    """Open the original files of an entry according to its format (``progress(done, total)`` per file
+    opened, for NetCDF and GeoTIFF)."""
     if not files:
         raise SourceError("the entry has no source files")
     if fmt == "netcdf":
-        return open_netcdf(files, chunks=chunks, storage_options=storage_options, **kwargs)
+        return open_netcdf(files, chunks=chunks, storage_options=storage_options, progress=progress, **kwargs)
     if fmt == "geotiff":
-        return open_geotiff(files, chunks=chunks, storage_options=storage_options, **kwargs)
+        return open_geotiff(files, chunks=chunks, storage_options=storage_options, progress=progress, **kwargs)
     if fmt in ("csv", "parquet"):
         return open_table(files, fmt, storage_options=storage_options, **kwargs)
     if fmt == "zarr":
