@@ -13,7 +13,6 @@ files of an entry of these catalogs are, so a shared directory never loses anoth
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 from .catalog import Catalog
 from .catalog.model import Entry
 from .catalog.paths import is_url
-from .convert.base import MANIFEST_NAME, remove_path, tree_size
+from .convert.base import MANIFEST_NAME, read_manifest, remove_path, tree_size
 from .convert.journal import journal_path
 
 SIDECAR = ".manifest.json"
@@ -66,11 +65,11 @@ def _outputs(directory: Path) -> Iterator[Path]:
 
 
 def _manifest_sources(output: Path) -> tuple[str, ...]:
-    man = output / MANIFEST_NAME if output.is_dir() else output.with_name(output.name + SIDECAR)
     try:
-        return tuple(str(f["path"]) for f in json.loads(man.read_text())["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+        stats = read_manifest(output)
+    except OSError:
         return ()
+    return tuple(s.path for s in stats or ())
 
 
 def _size(output: Path) -> int:
