@@ -347,6 +347,14 @@ class JobLedger:
             await start()
 
 
+def submission_error(text: str) -> str:
+    """The scheduler's own words from dask-jobqueue's failed-submission text (its ``stderr:`` part, e.g.
+    ``sbatch: error: invalid partition specified: nope``), on one line."""
+    err = text.split("stderr:", 1)[1] if "stderr:" in text else text
+    lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+    return "; ".join(lines)[:500] if lines else " ".join(text.split())[:500]
+
+
 def _paced_job_class(base: type, ledger: JobLedger) -> type:
     """A subclass of a dask-jobqueue Job class whose submissions go through ``ledger``."""
 
@@ -355,7 +363,7 @@ def _paced_job_class(base: type, ledger: JobLedger) -> type:
             try:
                 await ledger.submit(super().start)
             except Exception as exc:
-                ledger.errors.append(" ".join(str(exc).split())[:500] or type(exc).__name__)
+                ledger.errors.append(submission_error(str(exc)) or type(exc).__name__)
                 raise
             if self.job_id:
                 ledger.jobs.append(str(self.job_id))

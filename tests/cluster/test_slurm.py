@@ -84,3 +84,29 @@ def test_campaign_on_real_slurm_respects_the_jobs_cap(tmp_path: Path, monkeypatc
         out = cat[f.stem].to_dask(representation="zarr").compute()
         with xr.open_dataset(f) as src:
             np.testing.assert_array_equal(src.sst.values, out.sst.values)
+
+
+def test_a_partition_that_does_not_exist_stops_the_campaign_at_once(tmp_path: Path) -> None:
+    """sbatch refuses the job: the campaign stops with sbatch's own words on one line (exit 7), no hang
+    (the subprocess timeout bounds it).
+    (PBS: the same path through qsub; no PBS here, its job script is tested in test_profiles.py.)"""
+    import sys
+
+    from geoshelf.demo.data import make_sst
+
+    make_sst(tmp_path / "data", days=2, ny=4, nx=8)
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump({
+        "catalog": "cat.yaml", "inputs": {"files": ["data/*.nc"]}, "target": None, "retries": 0,
+        "cluster": {"profile": "slurm", "queue": "no-such-partition", "cores": 1, "memory": "1GiB",
+                    "walltime": "00:30:00", "scheduler-host": "127.0.0.1", "dashboard-address": ":0",
+                    "submit-interval": "0.5s"},
+    }))
+    r = subprocess.run([sys.executable, "-m", "geoshelf", "campaign", "run", str(spec)], capture_output=True,
+                       text=True, timeout=170, env={**__import__("os").environ,
+                                                    "GEOSHELF_CONFIG": str(tmp_path / "none.yaml")})
+    assert r.returncode == 7, r.stderr[-2000:]
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("geoshelf: error: slurm: cannot submit worker jobs: sbatch: error: invalid partition")
+    assert "Command exited" not in last
+    assert not (tmp_path / "cat.yaml").exists()  # nothing was committed
