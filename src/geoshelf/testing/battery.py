@@ -277,6 +277,8 @@ def _trial(s: Scenario, template: Path, ref: _Reference, root: Path, rng: random
         # a rerun may refuse in one line (an `add` that was done before the kill); a traceback is a bug
         if again.returncode and "Traceback" in again.stderr:
             problems.append(f"rerun crashed: {again.stderr.strip()[-500:]}")
+        elif again.returncode < 0:
+            problems.append(f"rerun died of signal {-again.returncode}: {again.stderr.strip()[-300:]}")
     problems += check_invariants(root / "catalog.yaml", ref.expected, root=root)
     for p in problems:
         kind = _classify(p)
