@@ -6,7 +6,7 @@ median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is g
 drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
 replaces just those rows in existing reports.
 
-Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``campaigns`` (7, 9, 10), ``catalog_scale`` (8, 8b),
+Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``references`` (7, 7b, 7c), ``campaigns`` (9, 10), ``catalog_scale`` (8, 8b),
 ``opens`` (11: open cost by file count), ``chunks`` (12: reduction with default chunks),
 ``planning`` (13: campaign planning from a listing, 10k to 10M paths).
 """
@@ -31,7 +31,7 @@ GROUPS: list[tuple[tuple[str, ...], str]] = [
     (("5",), "memory:memory_row"),
     (("8",), "catalog_scale:catalog_10k"),
     (("8b",), "catalog_scale:catalog_1m"),
-    (("7",), "campaigns:references_campaign"),
+    (("7", "7b", "7c"), "references:references_rows"),
     (("9",), "campaigns:cog_campaign"),
     (("10a",), "campaigns:campaign_overhead"),
     (("10b",), "campaigns:jobs_planned"),
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(a.size, a.workdir, a.repeat, a.cold, out_md, out_json, log=lambda m: print(m, file=sys.stderr),
                only=only, command=command.strip())
     for r in rows:
-        print(f"{r.ratio:9.2f}x  {'ok ' if r.met else 'MISS'}  {r.measurement}")
+        print(f"{r.ratio:9.2f}x  {'ok ' if r.met else '-   ' if r.met is None else 'MISS'}  {r.measurement}")
     return 0
 
 

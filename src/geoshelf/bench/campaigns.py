@@ -1,4 +1,4 @@
-"""Rows 7, 9, 10: campaigns on a LocalCluster of 2 workers against single-process baselines.
+"""Rows 9, 10 (and helpers of row 7, :mod:`.references`): campaigns on a LocalCluster of 2 workers against single-process baselines.
 
 Every campaign is timed end to end, as a user runs it (``run_campaign``: planning, state,
 starting the cluster, the work, the catalog commit, the report), from a fresh state.
@@ -61,75 +61,6 @@ def _campaign(spec: Path) -> tuple[float, dict[str, Any]]:
 
 def _median(values: list[float]) -> float:
     return float(np.median(values))
-
-
-# -- 7. references ---------------------------------------------------------------------------------
-
-def references_campaign(ctx: Context) -> list[Row]:
-    """Row 7: the year's kerchunk references through a campaign vs sequential kerchunk in this process."""
-    from kerchunk.combine import MultiZarrToZarr
-    from kerchunk.hdf import SingleHdf5ToZarr
-
-    from ..catalog import add_entry
-    from ..scan import scan
-
-    files = ctx.files
-    base = ctx.root / "campaign-references"
-    _fresh(base)
-    cat = base / "catalog.yaml"
-    add_entry(cat, scan([str(Path(files[0]).parent)], "sst", catalog_dir=str(base)))
-    spec = _spec(base / "references.yaml", catalog=str(cat), inputs={"entries": ["sst"]}, target="references",
-                 options={"store": "json"}, validate="sample", output=str(base / "shelf"))
-
-    def sequential() -> None:
-        refs = [SingleHdf5ToZarr(f, inline_threshold=300).translate() for f in files]
-        out = MultiZarrToZarr(refs, concat_dims=["time"], identical_dims=["lat", "lon"],
-                              coo_map={"time": "cf:time"}).translate()
-        (base / "sequential.refs.json").write_text(json.dumps(out))
-
-    t_seq, t_camp, t_unit = [], [], []
-    for _ in range(max(1, ctx.repeat)):
-        t0 = time.perf_counter()
-        sequential()
-        t_seq.append(time.perf_counter() - t0)
-        _fresh(base / "shelf")
-        wall, report = _campaign(spec)
-        t_camp.append(wall)
-        t_unit.append(report["unit_seconds"])
-    g, b = _median(t_camp), _median(t_seq)
-    t_par, t_one = _indexing_phase(files, ctx.repeat)
-    ctx.log(f"references: campaign {g:.2f} s (unit {_median(t_unit):.2f} s), sequential kerchunk {b:.2f} s; "
-            f"indexing alone: workers {t_par:.2f} s, sequential {t_one:.2f} s")
-    return [Row(measurement=f"7. references of the year ({len(files)} files) built by a campaign (local, {WORKERS} "
-                "workers, validate: sample) vs sequential kerchunk SingleHdf5ToZarr + MultiZarrToZarr (no validation)",
-                geoshelf=round(g, 3), baseline=round(b, 3), unit="s", target=">= 1.8x",
-                note=f"campaign wall time end to end, of which the conversion unit (indexing on the workers, combine "
-                     f"and validation on the client) {_median(t_unit):.1f} s, the rest plan, cluster start and stop, "
-                     f"state, catalog commit; the per-file indexing alone on a started cluster "
-                     f"{t_par:.2f} s vs {t_one:.2f} s in one process ({t_one / t_par:.2f}x)")]
-
-
-def _indexing_phase(files: list[str], repeat: int) -> tuple[float, float]:
-    """(many_refs on a started LocalCluster of 2 workers, single_refs one file after another), medians."""
-    from distributed import Client, LocalCluster
-
-    from ..convert.references import many_refs, single_refs
-
-    with LocalCluster(n_workers=WORKERS, threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster, set_as_default=True) as client:
-        client.run(lambda: __import__("kerchunk.hdf"))  # imports are not indexing
-        many_refs(files[:WORKERS * 4])
-        par = []
-        for _ in range(max(1, repeat)):
-            t0 = time.perf_counter()
-            many_refs(files)
-            par.append(time.perf_counter() - t0)
-    one = []
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        [single_refs(f) for f in files]
-        one.append(time.perf_counter() - t0)
-    return _median(par), _median(one)
 
 
 # -- 9. COG ----------------------------------------------------------------------------------------
@@ -301,4 +232,4 @@ def jobs_planned(ctx: Context) -> list[Row]:
                 note=f"{tasks.group(1) if tasks else '?'} Dask tasks")]
 
 
-__all__ = ["campaign_overhead", "cog_campaign", "jobs_planned", "make_bench_tiles", "references_campaign"]
+__all__ = ["campaign_overhead", "cog_campaign", "jobs_planned", "make_bench_tiles"]
