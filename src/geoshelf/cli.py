@@ -499,8 +499,7 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks against their baselines (writes docs/benchmarks.md)",
                            add_help=False)
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=lambda a: __import__("geoshelf.bench", fromlist=["main"]).main(a.bench_args))
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)  # listed for --help; main() hands it over unparsed
 
     from .stac.cli import add_stac_commands
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
-from .errors import GeoshelfError, SourceError
+from .errors import GeoshelfError, SourceError, one_line
 from .load.formats import CSV_EXT, NETCDF_EXT, PARQUET_EXT, TIFF_EXT, engine_for, sniff
 
 SUPPORTED_EXT = NETCDF_EXT | TIFF_EXT | CSV_EXT | PARQUET_EXT
@@ -112,7 +112,7 @@ def content_hash(path: str) -> str:
     except GeoshelfError:
         raise
     except Exception as exc:  # noqa: BLE001 - readers raise anything on corrupt input
-        raise SourceError(f"{path}: cannot read for hashing: {' '.join(str(exc).split())[:200]}") from None
+        raise SourceError(f"{path}: cannot read for hashing: {one_line(exc, 200)}") from None
     return h.hexdigest()
 
 

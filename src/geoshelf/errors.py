@@ -73,6 +73,16 @@ class ClusterError(GeoshelfError):
     exit_code = 7
 
 
+def one_line(exc: BaseException, limit: int | None = None, *, with_type: bool = False) -> str:
+    """``str(exc)`` on one line (whitespace collapsed), cut to ``limit`` characters.  ``with_type``:
+    prefixed with the exception's type unless it is a GeoshelfError (whose message says it all);
+    the type alone when the message is empty."""
+    text = " ".join(str(exc).split())
+    if with_type and not isinstance(exc, GeoshelfError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:limit] if limit is not None else text
+
+
 class GeoshelfWarning(UserWarning):
     """Base class of geoshelf warnings."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from geoshelf.campaign import run_campaign
+from geoshelf.campaign import plan_campaign, run_campaign
 from geoshelf.campaign.listing import mtime_ns
 from geoshelf.campaign.plan import build_plan
 from geoshelf.campaign.spec import load_spec
@@ -51,7 +51,7 @@ def test_dry_run_reports_tasks_jobs_memory_and_state_size(tmp_path: Path, write_
     spec = write_spec(tmp_path / "c.yaml", catalog="cat.yaml", inputs={"listing": "files.tsv", "name": "obs_{parent}"},
                       target="references", batch_size=50, max_jobs=3,
                       cluster={"profile": "slurm", "scheduler-host": "127.0.0.1", "dashboard-address": ":0"})
-    text = run_campaign(spec, dry_run=True, out=io.StringIO())
+    text = plan_campaign(spec, out=io.StringIO())
     assert "400 files -> 4 units" in text and "4 units in 4 Dask tasks" in text
     assert "slurm: 3 jobs would be submitted (cap 3" in text
     assert "driver peak memory" in text and "the state database would be" in text

@@ -9,7 +9,7 @@ import pytest
 
 from geoshelf.campaign import build_plan, load_spec
 from geoshelf.campaign.plan import Unit, jobs_needed, pack
-from geoshelf.campaign.run import resolve_profile, run_campaign
+from geoshelf.campaign.run import plan_campaign, resolve_profile
 from geoshelf.cli import main
 
 
@@ -57,8 +57,8 @@ def test_dry_run_of_10000_files_on_slurm_packs_files_and_caps_jobs(tmp_path: Pat
     plan = build_plan(load_spec(spec))
     assert len(plan.units) == 10_000 and len(plan.batches) == 200
     assert max(sum(u.n_files for u in b) for b in plan.batches) == 50
-    text = run_campaign(spec, dry_run=True)
-    assert isinstance(text, str) and text == capsys.readouterr().out
+    text = plan_campaign(spec)
+    assert text == capsys.readouterr().out
     assert "10000 files -> 10000 units" in text
     assert "10000 units in 200 Dask tasks (batch_size 50: 50-50 files per task)" in text
     assert "slurm: 4 jobs would be submitted (cap 4 concurrent jobs, adaptive 0..4)" in text

@@ -22,19 +22,19 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_campaign
+    from .run import plan_campaign, run_campaign
 
-    result = run_campaign(args.spec, cluster=args.cluster, dry_run=args.dry_run, catalog=args.catalog,
-                          state_dir=args.state_dir)
-    return 0 if isinstance(result, str) else result.exit_code
+    if args.dry_run:
+        plan_campaign(args.spec, cluster=args.cluster, catalog=args.catalog, state_dir=args.state_dir)
+        return 0
+    return run_campaign(args.spec, cluster=args.cluster, catalog=args.catalog, state_dir=args.state_dir).exit_code
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     from .run import run_campaign
 
-    result = run_campaign(args.spec, cluster=args.cluster, retry_failed=True, catalog=args.catalog,
-                          state_dir=args.state_dir)
-    return 0 if isinstance(result, str) else result.exit_code
+    return run_campaign(args.spec, cluster=args.cluster, retry_failed=True, catalog=args.catalog,
+                        state_dir=args.state_dir).exit_code
 
 
 def _ago(t: float | None) -> str:

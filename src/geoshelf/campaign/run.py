@@ -26,16 +26,16 @@ from typing import Any, TextIO
 from filelock import FileLock, Timeout
 
 from ..cluster import Profile, Session, get_profile, job_script, open_session, parse_duration, settings
-from ..errors import CampaignError, CatalogError, ClusterError
+from ..errors import CampaignError, CatalogError, ClusterError, one_line
 from ..faults import fault_point
 from .commit import commit
 from .liveness import Heartbeat, driver_liveness
 from .plan import Plan, Unit, build_plan, jobs_needed, pack
-from .progress import Progress
+from ..progress import Progress
 from .report import build_report, render_markdown, write_report
 from .spec import CampaignSpec, load_spec
 from .state import State
-from .work import _one_line, execute_unit, run_batch
+from .work import execute_unit, run_batch
 
 
 @dataclass(kw_only=True)
@@ -255,7 +255,7 @@ class Driver:
                 results = self._task_failed(batch, "task cancelled (its worker or job was lost)")
             else:
                 exc = fut.exception()
-                reason = _one_line(exc) if exc is not None else "unknown error"
+                reason = one_line(exc, with_type=True) if exc is not None else "unknown error"
                 if type(exc).__name__ == "KilledWorker":
                     reason = f"workers died while running this task (out of memory? crashed library?): {reason}"
                 results = self._task_failed(batch, f"task failed: {reason}")
@@ -330,36 +330,46 @@ class Driver:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_campaign(spec_path: str | Path, *, cluster: str | None = None, dry_run: bool = False,
-                 retry_failed: bool = False, catalog: str | Path | None = None, state_dir: str | Path | None = None,
-                 out: TextIO | None = None, progress_stream: TextIO | None = None) -> RunSummary | str:
-    """Run (or with ``dry_run`` describe) a campaign; return the summary (or the plan text).
+def plan_campaign(spec_path: str | Path, *, cluster: str | None = None, catalog: str | Path | None = None,
+                  state_dir: str | Path | None = None, out: TextIO | None = None) -> str:
+    """Describe what a campaign would do (``campaign run --dry-run``): print the plan and return its text.
+
+    Validates the spec and resolves its inputs; writes nothing.
+    """
+    import resource
+
+    from .state import state_size
+
+    spec = load_spec(spec_path, catalog=catalog, state_dir=state_dir)
+    profile = resolve_profile(spec, cluster)
+    t0 = time.perf_counter()
+    plan = build_plan(spec, allow_missing=True, keep_files=False)
+    planned = time.perf_counter() - t0
+    counts = None
+    if spec.state_path.is_file():
+        st = State(spec.state_path)
+        try:
+            counts = st.preview(u.id for u in plan.units)
+        finally:
+            st.close()
+    footprint = {"plan_seconds": planned, "state_bytes": state_size(plan.units),
+                 "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    text = describe_plan(plan, profile, state_counts=counts, footprint=footprint)
+    print(text, end="", file=out or sys.stdout)
+    return text
+
+
+def run_campaign(spec_path: str | Path, *, cluster: str | None = None, retry_failed: bool = False,
+                 catalog: str | Path | None = None, state_dir: str | Path | None = None,
+                 out: TextIO | None = None, progress_stream: TextIO | None = None) -> RunSummary:
+    """Run a campaign; return its summary (:func:`plan_campaign` describes one without running it).
 
     ``retry_failed`` gives failed units a fresh set of attempts first (``campaign retry``).
     """
     out = out or sys.stdout
     spec = load_spec(spec_path, catalog=catalog, state_dir=state_dir)
     profile = resolve_profile(spec, cluster)
-    t0 = time.perf_counter()
-    plan = build_plan(spec, allow_missing=dry_run, keep_files=not dry_run)
-    if dry_run:
-        import resource
-
-        from .state import state_size
-
-        planned = time.perf_counter() - t0
-        counts = None
-        if spec.state_path.is_file():
-            st = State(spec.state_path)
-            try:
-                counts = st.preview(u.id for u in plan.units)
-            finally:
-                st.close()
-        footprint = {"plan_seconds": planned, "state_bytes": state_size(plan.units),
-                     "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-        text = describe_plan(plan, profile, state_counts=counts, footprint=footprint)
-        print(text, end="", file=out)
-        return text
+    plan = build_plan(spec, keep_files=True)
     lock = FileLock(str(spec.state_dir / "driver.lock"), timeout=0)
     try:
         spec.state_dir.mkdir(parents=True, exist_ok=True)
@@ -495,5 +505,5 @@ def campaign_report(spec_path: str | Path, *, state_dir: str | Path | None = Non
     return report, render_markdown(report)
 
 
-__all__ = ["Driver", "RunSummary", "campaign_report", "campaign_status", "describe_plan", "resolve_profile",
-           "run_campaign"]
+__all__ = ["Driver", "RunSummary", "campaign_report", "campaign_status", "describe_plan", "plan_campaign",
+           "resolve_profile", "run_campaign"]

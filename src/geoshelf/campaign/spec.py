@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import CampaignError, ClusterError, ConversionError
+from ..errors import CampaignError, ClusterError, ConversionError, one_line
 from ..registry import get_target, target_names
 
 #: Top-level keys of a spec and what they are for (also the error hint).
@@ -210,7 +210,7 @@ def _read(p: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CampaignError(f"{p}: malformed YAML: {' '.join(str(exc).split())}") from None
+        raise CampaignError(f"{p}: malformed YAML: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise CampaignError(f"{p}: a campaign spec must be a YAML mapping (keys: {', '.join(KEYS)})")
     data = _norm(data)

@@ -16,15 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ..errors import GeoshelfError
+from ..errors import GeoshelfError, one_line
 from .plan import Unit, Work
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, GeoshelfError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _worker_name() -> str:
@@ -74,7 +67,7 @@ def execute_unit(unit: Unit, work: Work, *, inline: bool = False) -> dict[str, A
             action = outcome.action
         result.update(status="done", action=action)
     except Exception as exc:  # noqa: BLE001 - one bad file never stops a campaign: it is recorded
-        result.update(status="failed", error=_one_line(exc)[:2000],
+        result.update(status="failed", error=one_line(exc, 2000, with_type=True),
                       detail="" if isinstance(exc, GeoshelfError) else traceback.format_exc()[-4000:])
     result["finished"] = time.time()
     result["duration"] = time.perf_counter() - t0

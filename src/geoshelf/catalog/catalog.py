@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import (CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError,
-                      UnusableEntryWarning)
+                      UnusableEntryWarning, one_line)
 from . import freshness
 from .fastload import Irregular, read_streaming
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
@@ -63,7 +63,7 @@ def load_raw(path: Path) -> dict[str, Any]:
             "(catalogs hold plain YAML data only; nothing may construct Python objects)"
         ) from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+        raise CatalogError(f"{path}: malformed YAML: {one_line(exc)}") from None
     if len(docs) > 1:
         raise CatalogError(f"{path}: a catalog is one YAML document, found {len(docs)}")
     data = docs[0] if docs else None

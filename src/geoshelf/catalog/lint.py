@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import GeoshelfError
+from ..errors import GeoshelfError, one_line
 from .catalog import Catalog, check_name, load_raw
 from .model import ALLOWED_DRIVERS, Entry
 from . import freshness
@@ -76,7 +76,7 @@ def _check_entry(name: str, raw: dict[str, Any], entry: Entry, opener: Callable[
                 opener(entry, rep)
             except Exception as exc:  # noqa: BLE001 - any failure to open is the finding
                 yield Problem(level="error", entry=name,
-                              message=f"{rep.kind} representation does not open: {' '.join(str(exc).split())[:200]}")
+                              message=f"{rep.kind} representation does not open: {one_line(exc, 200)}")
 
 
 def lint(path: str | os.PathLike[str], *, open_representations: bool = True,

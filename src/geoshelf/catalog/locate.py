@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ..errors import CatalogError
+from ..errors import CatalogError, one_line
 
 ENV_CATALOG = "GEOSHELF_CATALOG"
 ENV_CONFIG = "GEOSHELF_CONFIG"
@@ -32,7 +32,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: unreadable geoshelf config: {' '.join(str(exc).split())}") from None
+        raise CatalogError(f"{path}: unreadable geoshelf config: {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: a geoshelf config must be a YAML mapping")
     return data

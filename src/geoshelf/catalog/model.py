@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import CatalogError
 
@@ -37,8 +37,6 @@ FORMAT_DRIVERS: dict[str, str] = {
 ALLOWED_DRIVERS: frozenset[str] = frozenset(
     {"netcdf", "zarr", "rasterio", "csv", "opendap", "parquet", "yaml_file_cat"}
 )
-
-RepresentationKind = Literal["original", "zarr", "references", "cog", "parquet"]
 
 
 @dataclass(frozen=True, kw_only=True)

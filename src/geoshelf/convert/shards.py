@@ -32,6 +32,7 @@ import xarray as xr
 
 from ..catalog.paths import is_url
 from ..errors import ConversionError, SourceError, ValidationError
+from ..progress import Progress
 from .base import dask_client, on_dask_worker
 
 #: The netCDF-C and HDF5 libraries are not thread-safe: one reader at a time per process
@@ -338,8 +339,6 @@ def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = 
 
     Returns the bytes written.  The first failure cancels what is left and is raised.
     """
-    from ..campaign.progress import Progress
-
     progress = Progress(label, len(tasks), interval=10.0, label="convert") if len(tasks) > 1 else None
     done = total = 0
     try:

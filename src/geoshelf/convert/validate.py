@@ -142,10 +142,4 @@ def compare_file_samples(name: str, parts: Sequence[tuple[str, xr.Dataset]], out
     return len(picks)
 
 
-def decoded_equal_attrs(src: xr.DataArray, out: xr.DataArray, keys: tuple[str, ...] = ("units", "standard_name",
-                                                                                         "long_name")) -> list[str]:
-    """Names of CF attributes that differ between two variables."""
-    return [k for k in keys if src.attrs.get(k) != out.attrs.get(k)]
-
-
-__all__: list[Any] = ["compare_arrays", "compare_datasets", "compare_file_samples", "decoded_equal_attrs"]
+__all__: list[Any] = ["compare_arrays", "compare_datasets", "compare_file_samples"]

@@ -8,7 +8,7 @@ from typing import Any
 import xarray as xr
 
 from ..catalog.model import Entry, Representation
-from ..errors import GeoshelfError
+from ..errors import GeoshelfError, one_line
 
 
 def open_references(path: str, store: str = "json", chunks: Any = None, remote_protocol: str = "file",
@@ -31,7 +31,7 @@ def open_references(path: str, store: str = "json", chunks: Any = None, remote_p
             return xr.open_dataset("reference://", engine="zarr", chunks=chunks if chunks is not None else {},
                                    backend_kwargs={"consolidated": False, "storage_options": options}, **kwargs)
     except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
-        raise GeoshelfError(f"{path}: cannot open references: {' '.join(str(exc).split())[:200]}") from None
+        raise GeoshelfError(f"{path}: cannot open references: {one_line(exc, 200)}") from None
 
 
 def open_references_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from geoshelf.campaign.progress import Progress
+from geoshelf.progress import Progress
 
 
 def test_progress_logs_lines_when_not_a_terminal() -> None:

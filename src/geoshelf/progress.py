@@ -1,5 +1,5 @@
-"""Campaign progress: a tqdm bar on a terminal; otherwise (batch job logs) a log line every
-``log-interval`` and at every tenth of the units finished, whichever comes first."""
+"""Progress of long work (campaigns, region writes): a tqdm bar on a terminal; otherwise (batch job
+logs) a log line every ``log-interval`` and at every tenth of the work finished, whichever comes first."""
 
 from __future__ import annotations
 
