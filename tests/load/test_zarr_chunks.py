@@ -1,5 +1,5 @@
-"""Dask chunks of a sharded Zarr representation default to whole shards (split only to fit
-dask's array.chunk-size), not to the store's small inner chunks."""
+"""Dask chunks of a sharded Zarr representation: the stored inner chunks by default, whole shards
+(split only to fit dask's array.chunk-size and the threads) with ``chunks="shards"``."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ def _store(tmp_path: Path, *, shards: tuple[int, int, int] | None) -> tuple[Path
     return cat, ds
 
 
-def test_default_chunks_are_whole_shards(tmp_path: Path) -> None:
+def test_shard_chunks_are_whole_shards(tmp_path: Path) -> None:
     cat, expected = _store(tmp_path, shards=(48, 24, 48))
-    ds = Catalog(cat).sst.to_dask()
+    assert Catalog(cat).sst.to_dask().sst.data.chunks == xr.open_zarr(tmp_path / "sst.zarr").sst.data.chunks
+    with dask.config.set(num_workers=2):
+        ds = Catalog(cat).sst.to_dask(chunks="shards")
     assert ds.sst.data.chunks == ((48, 48), (24,), (48,))
     bare = xr.open_zarr(tmp_path / "sst.zarr")
     assert bare.sst.data.npartitions == 12 * 3 * 6  # one task per inner chunk
@@ -48,8 +50,8 @@ def test_default_chunks_are_whole_shards(tmp_path: Path) -> None:
 
 def test_a_shard_too_big_for_a_chunk_is_split_along_inner_chunks(tmp_path: Path) -> None:
     cat, expected = _store(tmp_path, shards=(96, 24, 48))  # one 442 KB shard
-    with dask.config.set({"array.chunk-size": "100KB"}):
-        ds = Catalog(cat).sst.to_dask()
+    with dask.config.set({"array.chunk-size": "100KB", "num_workers": 1}):
+        ds = Catalog(cat).sst.to_dask(chunks="shards")
     chunks = ds.sst.data.chunks
     assert all(c % 8 == 0 for axis in chunks for c in axis[:-1])  # whole inner chunks
     assert max(np.prod([axis[0] for axis in chunks]) * 4, 0) <= 100_000
@@ -58,7 +60,8 @@ def test_a_shard_too_big_for_a_chunk_is_split_along_inner_chunks(tmp_path: Path)
 
 def test_unsharded_store_keeps_its_chunks(tmp_path: Path) -> None:
     cat, _ = _store(tmp_path, shards=None)
-    assert Catalog(cat).sst.to_dask().sst.data.chunks == xr.open_zarr(tmp_path / "sst.zarr").sst.data.chunks
+    assert Catalog(cat).sst.to_dask(chunks="shards").sst.data.chunks == \
+        xr.open_zarr(tmp_path / "sst.zarr").sst.data.chunks
 
 
 @pytest.mark.parametrize(("shape", "inner", "shards", "limit", "expected"), [
@@ -70,3 +73,12 @@ def test_unsharded_store_keeps_its_chunks(tmp_path: Path) -> None:
 def test_shard_chunks(shape: tuple[int, ...], inner: tuple[int, ...], shards: tuple[int, ...] | None, limit: int,
                       expected: tuple[int, ...]) -> None:
     assert shard_chunks(shape, inner, shards, 4, limit) == expected
+
+
+def test_a_one_shard_array_is_split_for_every_thread(tmp_path: Path) -> None:
+    cat, expected = _store(tmp_path, shards=(96, 24, 48))
+    with dask.config.set(num_workers=4):
+        ds = Catalog(cat).sst.to_dask(chunks="shards")
+    assert ds.sst.data.npartitions >= 4 and ds.sst.data.chunks[0][0] % 8 == 0
+    assert shard_chunks((365, 90, 180), (64, 64, 64), (384, 128, 192), 4, 128 * 2**20, 2) == (192, 90, 180)
+    xr.testing.assert_identical(ds.sst.compute(), expected.sst)

@@ -114,12 +114,14 @@ def conversion(ctx: Context) -> list[Row]:
     return [
         Row(measurement="4. convert year to Zarr (timeseries layout, incl. full validation) vs "
             "open_mfdataset().to_zarr (no validation), same chunks+codec",
-            geoshelf=round(t["timeseries"], 3), baseline=round(t["naive"], 3), unit="s", target=">= 1.5x",
+            geoshelf=round(t["timeseries"], 3), baseline=round(t["naive"], 3), unit="s", target=">= 2x",
             note=f"map layout {t['map']:.1f} s"),
-        Row(measurement="4b. conversion throughput (timeseries layout, incl. validation) vs this machine's limit: "
-            "min(raw sequential read of the inputs, zstd-3 compression per core x cores), MB/s of stored data",
+        Row(measurement="4b. conversion throughput (timeseries layout, incl. validation) vs this machine's "
+            "decode-bound limit: min(raw sequential read of the inputs, decoding the deflated inputs then zstd-3 "
+            "compression, per core x cores), MB/s of stored data",
             geoshelf=round(lim["data_mb"] / t["timeseries"], 1),
-            baseline=round(min(lim["read_mbs"], lim["zstd_mbs"]), 1), unit="MB/s", target=">= 0.5x",
+            baseline=round(min(lim["read_mbs"], 1 / (1 / lim["decode_mbs"] + 1 / lim["zstd_mbs"])), 1), unit="MB/s",
+            target=">= 0.5x",
             note=f"read {lim['read_mbs']:.0f} MB/s, zstd {lim['zstd_mbs']:.0f} MB/s on {lim['cores']} cores; decoding "
                  f"the deflated inputs alone {lim['decode_mbs']:.0f} MB/s on {lim['cores']} cores; with it the "
                  f"limit is {1 / (1 / lim['decode_mbs'] + 1 / lim['zstd_mbs']):.0f} MB/s; map layout "

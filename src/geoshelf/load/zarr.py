@@ -1,10 +1,11 @@
 """Opening a Zarr representation lazily (consolidated metadata: one read).
 
-Dask chunks default to whole **shards** (a Zarr v3 sharded store keeps many small inner chunks
-per shard file): one task reads one shard file, instead of one task per inner chunk, which gave
-thousands of tiny tasks for the demo year.  A shard larger than dask's ``array.chunk-size``
-(128 MiB by default) is split into the fewest pieces that fit, each a whole number of inner
-chunks.  Stores without shards keep their stored chunks.  ``chunks=`` given by the caller wins.
+Dask chunks default to the store's stored (inner) chunks, as ``xr.open_zarr`` gives them.
+``chunks="shards"`` asks for whole **shards** instead (one task per shard file; a shard larger than
+dask's ``array.chunk-size`` is split into the fewest pieces that fit, each a whole number of inner
+chunks, and so is an array of fewer shards than dask has threads).  It is not the default: measured
+(row 12 of ``docs/benchmarks.md``), zarr-python reads a many-inner-chunk region of a shard in one task
+several times slower than one task per inner chunk, so the year mean got slower, not faster.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ def chunk_limit_bytes() -> int:
 
 
 def shard_chunks(shape: tuple[int, ...], inner: tuple[int, ...], shards: tuple[int, ...] | None, itemsize: int,
-                 limit: int) -> tuple[int, ...]:
+                 limit: int, min_chunks: int = 1) -> tuple[int, ...]:
     """Dask chunk shape for one array: the shard (or the inner chunk without shards), halved along its
-    longest axis (in whole inner chunks) until it fits ``limit`` bytes or is one inner chunk."""
+    longest axis (in whole inner chunks) until it fits ``limit`` bytes and the array has at least
+    ``min_chunks`` chunks (one per thread: a one-shard array must not become one task), or is one inner chunk."""
     target = [min(s, n) for s, n in zip(shards or inner, shape)]
     inner = tuple(min(c, n) for c, n in zip(inner, shape))
-    while math.prod(target) * itemsize > limit:
+
+    def n_chunks() -> int:
+        return math.prod(math.ceil(n / t) for n, t in zip(shape, target))
+
+    while math.prod(target) * itemsize > limit or n_chunks() < min_chunks:
         counts = [math.ceil(t / c) for t, c in zip(target, inner)]
         axis = max(range(len(counts)), key=lambda i: counts[i])
         if counts[axis] <= 1:
@@ -44,8 +50,17 @@ def shard_chunks(shape: tuple[int, ...], inner: tuple[int, ...], shards: tuple[i
     return tuple(max(1, t) for t in target)
 
 
+def _threads() -> int:
+    """Threads dask computes with by default here (``num_workers`` in dask's config, else the CPU count)."""
+    import dask
+    from dask.system import CPU_COUNT
+
+    return int(dask.config.get("num_workers", None) or CPU_COUNT or 1)
+
+
 def _chunk_by_shards(ds: xr.Dataset, token: str) -> xr.Dataset:
     limit = chunk_limit_bytes()
+    threads = _threads()
     indexes = set(ds.xindexes)
     out = {}
     for name, var in ds.variables.items():
@@ -53,7 +68,7 @@ def _chunk_by_shards(ds: xr.Dataset, token: str) -> xr.Dataset:
             continue
         enc = var.encoding
         inner = enc.get("chunks") or var.shape
-        chunks = shard_chunks(var.shape, tuple(inner), enc.get("shards"), var.dtype.itemsize, limit)
+        chunks = shard_chunks(var.shape, tuple(inner), enc.get("shards"), var.dtype.itemsize, limit, threads)
         out[name] = var.chunk(dict(zip(var.dims, chunks)),
                               from_array_kwargs={"name": f"open_zarr-{name}-{token}"})
     return ds.assign({k: v for k, v in out.items() if k in ds.data_vars}).assign_coords(
@@ -79,12 +94,13 @@ def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = No
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
             if raster:
                 kwargs.setdefault("mask_and_scale", False)  # nodata stays a value, as rioxarray gives it
-            if chunks is None:  # lazily indexed (no cache, nothing read), then chunked by shard
+            if chunks == "shards":  # lazily indexed (no cache, nothing read), then chunked by shard
                 ds = xr.open_dataset(path, engine="zarr", chunks=None, cache=False, consolidated=consolidated,
                                      storage_options=storage_options, **kwargs)
                 ds = _chunk_by_shards(ds, _token(path, rep))
             else:
-                ds = xr.open_zarr(path, chunks=chunks, consolidated=consolidated, storage_options=storage_options,
+                ds = xr.open_zarr(path, chunks=chunks if chunks is not None else {}, consolidated=consolidated,
+                                  storage_options=storage_options,
                                   **kwargs)
     except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
         raise GeoshelfError(f"{path}: cannot open Zarr representation of {entry.name!r}: {exc}") from None
