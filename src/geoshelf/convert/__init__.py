@@ -53,7 +53,9 @@ def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: s
     if record and catalog_path is not None and replay_journal(catalog_path, out.absolute()):
         entry = Catalog(catalog_path)[entry.name]  # now with the representation the replay recorded
     outcome = run(target, entry, out, options, validate=validate)
-    if record and catalog_path is not None:
+    if not record or catalog_path is None:
+        drop_obsolete_journal(out.absolute())  # nobody records it: the caller took the outcome
+    else:
         if outcome.action == "unchanged":
             drop_obsolete_journal(out.absolute())
         else:
