@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROWS = {"1a", "1b", "1c", "1d", "2", "3a", "3b", "4", "6", "7", "7b", "7c", "8", "8b", "9", "10a", "10b"}
+ROWS = {"1a", "1b", "1c", "1d", "2", "3a", "3b", "4", "6", "7", "7b", "7c", "8", "8b", "9", "10a", "10b", "14a", "14b",
+        "14c", "14d"}
 
 
 def test_bench_tiny(tmp_path: Path) -> None:

@@ -70,3 +70,29 @@ def test_cli_reports_a_bad_spec_in_one_line_with_exit_code(tmp_path: Path, write
 def test_missing_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["campaign", "status", str(tmp_path / "nope.yaml")]) == CampaignError.exit_code
     assert "campaign spec not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute", "option", "symlink", "default"])
+def test_a_spec_that_names_itself_as_catalog_is_refused(tmp_path: Path, write_spec, how: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec whose catalog is the spec file would get its results written into itself (200 entries once)."""
+    from geoshelf.campaign import run_campaign
+
+    (tmp_path / "data").mkdir()
+    spec = tmp_path / "self.yaml"
+    fields = {"inputs": {"files": ["data/*.nc"]}, "target": None}
+    if how == "relative":
+        fields["catalog"] = "self.yaml"
+    elif how == "absolute":
+        fields["catalog"] = str(spec)
+    elif how == "symlink":
+        (tmp_path / "link.yaml").symlink_to(spec)
+        fields["catalog"] = "link.yaml"
+    elif how == "default":
+        monkeypatch.setenv("GEOSHELF_CATALOG", str(spec))
+    write_spec(spec, **fields)
+    before = spec.read_bytes()
+    with pytest.raises(CampaignError, match="catalog is the spec file itself") as err:
+        run_campaign(spec, catalog=spec if how == "option" else None)
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(spec))
+    assert spec.read_bytes() == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from .context import Context
 from .report import Row, median_time
@@ -201,4 +202,186 @@ def catalog_1m(ctx: Context) -> list[Row]:
                      f"{build['peak_rss'] / 2**20:,.0f} MiB; YAML parse{scaled}; generation {t_gen:.1f} s")]
 
 
-__all__ = ["BIG_ENTRIES", "catalog_10k", "catalog_1m", "write_big_catalog", "write_geoshelf_catalog"]
+
+
+# -- 14. the cost of an edit -------------------------------------------------------------------------
+
+#: Entries of the large catalogs of rows 14a / 14b, and of the campaign commits of 14c / 14d, by size.
+EDIT_SIZES = {"tiny": (600, 2_000), "small": (10_000, 100_000), "medium": (10_000, 100_000),
+              "large": (10_000, 100_000)}
+COMMIT_SIZES = {"tiny": (100, 500), "small": (2_000, 10_000), "medium": (2_000, 10_000), "large": (2_000, 10_000)}
+
+_EDIT_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from geoshelf.catalog import Catalog, Entry, add_entry, remove_entry, update_entry
+t_import = time.perf_counter() - t0
+path = sys.argv[1]
+entry = Entry(name="zz_edit_probe", description="probe", urlpath="/data/probe/*.nc", variables=["sst"],
+              time_range=("2020-01-01T00:00:00", "2020-12-31T00:00:00"), bbox=(0.0, -90.0, 360.0, 90.0),
+              bytes=1234, files=12, tags=["probe"])
+times = {}
+t0 = time.perf_counter(); add_entry(path, entry); times["add"] = time.perf_counter() - t0
+t0 = time.perf_counter(); update_entry(path, entry.replace(description="probe, updated")); times["update"] = time.perf_counter() - t0
+t0 = time.perf_counter(); remove_entry(path, "zz_edit_probe"); times["remove"] = time.perf_counter() - t0
+hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+print(json.dumps({"times": times, "import": t_import, "peak_rss": hwm[0] if hwm else 0}))
+"""
+
+
+def _run_child(code: str, args: list[str], index_dir: Path) -> dict[str, Any]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
+                       env={**os.environ, "GEOSHELF_INDEX_DIR": str(index_dir), "PYTHONWARNINGS": "ignore"})
+    if r.returncode:
+        raise RuntimeError(f"child failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _edit_costs(path: Path, repeat: int, index_dir: Path) -> tuple[float, dict[str, float], int]:
+    """Median seconds per edit (add, update, remove of one entry, each in a fresh process), per kind, and peak RSS."""
+    import statistics
+
+    runs = [_run_child(_EDIT_CHILD, [str(path)], index_dir) for _ in range(max(1, repeat))]
+    kinds = {k: statistics.median(r["times"][k] for r in runs) for k in ("add", "update", "remove")}
+    per_edit = statistics.median(sum(r["times"].values()) / 3 for r in runs)
+    return per_edit, kinds, max(r["peak_rss"] for r in runs)
+
+
+def edit_cost(ctx: Context) -> list[Row]:
+    """Rows 14a / 14b: add, update, remove of one entry in a 10,000- and a 100,000-entry catalog, each in a fresh
+    process (time of the call, peak RSS of the process), against the same edits of a 10-entry catalog."""
+    import shutil
+
+    index_dir = ctx.root / "index-14"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    small = ctx.root / "edit10.yaml"
+    write_geoshelf_catalog(small, 10)
+    base, base_kinds, base_peak = _edit_costs(small, ctx.repeat, index_dir)
+    rows = []
+    for rid, n in zip(("14a", "14b"), EDIT_SIZES[ctx.size]):
+        path = ctx.root / f"edit{n}.yaml"
+        write_geoshelf_catalog(path, n)
+        original = path.read_bytes()
+        t0 = time.perf_counter()
+        first = _run_child(_EDIT_CHILD, [str(path)], index_dir)  # the first edit also builds the derived index
+        t_first = time.perf_counter() - t0
+        per_edit, kinds, peak = _edit_costs(path, ctx.repeat, index_dir)
+        if path.read_bytes() != original:
+            raise RuntimeError(f"{path}: add + update + remove did not give the original bytes back")
+        limit, mib = (0.3, None) if n <= 10_000 else (1.0, 500)
+        mb = path.stat().st_size / 1e6
+        ctx.log(f"edit {n:,} entries ({mb:.0f} MB): {per_edit:.3f} s per edit {kinds}, peak {peak / 2**20:.0f} MiB; "
+                f"10 entries {base:.3f} s")
+        rows.append(Row(
+            measurement=f"{rid}. one-entry edit (add, update, remove; each a fresh process, warm index) of a {n:,}-entry "
+                        f"catalog ({mb:,.0f} MB, geoshelf layout) vs the same edits of a 10-entry catalog",
+            geoshelf=round(per_edit, 4), baseline=round(base, 4), unit="s",
+            target=f"< {limit:g} s beyond the 10-entry edit" + (f", < {mib} MB peak RSS" if mib else ""),
+            met=per_edit - base < limit and (mib is None or peak < mib * 1e6),
+            note=f"add {kinds['add']:.3f} s, update {kinds['update']:.3f} s, remove {kinds['remove']:.3f} s (10 entries: "
+                 f"{base_kinds['add']:.3f} / {base_kinds['update']:.3f} / {base_kinds['remove']:.3f} s); peak RSS "
+                 f"{peak / 2**20:,.0f} MiB (10 entries {base_peak / 2**20:,.0f} MiB); the first edit after the file "
+                 f"was written by another program also builds the derived index: {sum(first['times'].values()):.2f} s "
+                 f"for the three ({t_first:.1f} s with the process)"))
+    return rows
+
+
+def _done_units(names: list[str], root: Path) -> list[dict[str, Any]]:
+    """State rows of a files-mode campaign (shelve only) that scanned one NetCDF file per entry."""
+    import json
+
+    from ..catalog import Entry
+
+    units = []
+    for i, name in enumerate(names):
+        e = Entry(name=name, description="", urlpath=f"{{{{ CATALOG_DIR }}}}/data/obs/obs_{i:05d}.nc", variables=["sst"],
+                  dims={"time": 1, "lat": 4, "lon": 8}, time_range=(f"2020-01-{1 + i % 28:02d}T00:00:00",) * 2,
+                  bbox=(0.0, -90.0, 360.0, 90.0), crs="EPSG:4326", bytes=4000 + i, files=1,
+                  fingerprint=f"sha256:{i * 7919:064x}")
+        units.append({"name": name, "status": "done", "action": "shelved",
+                      "result": json.dumps({"entry": e.to_source()})})
+    return units
+
+
+_COMMIT_CHILD = """
+import json, sys, time
+from pathlib import Path
+from geoshelf.campaign.commit import commit
+units = json.loads(Path(sys.argv[2]).read_text())
+t0 = time.perf_counter()
+changed = commit(Path(sys.argv[1]), units)
+t = time.perf_counter() - t0
+hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+print(json.dumps({"seconds": t, "changed": len(changed), "peak_rss": hwm[0] if hwm else 0}))
+"""
+
+
+def _ruamel_parse_time(cat: Path, n: int, most: int) -> tuple[float, str]:
+    """Seconds ruamel takes to parse the catalog (round trip, as the old writer did); above ``most`` entries the
+    first ``most`` are parsed and the time scaled linearly (and the note says so)."""
+    from ..catalog.splice import locate
+    from ..catalog.yamlio import parse_text
+
+    data = cat.read_bytes()
+    note = ""
+    if n > most:
+        cut = locate(data, [f"obs_{i:05d}" for i in range(n)]).keys[most][1]
+        data, note = data[:cut], f"; ruamel parse timed on the first {most:,} entries and scaled to {n:,}"
+    t0 = time.perf_counter()
+    parse_text(data.decode())
+    return (time.perf_counter() - t0) * (n / most if n > most else 1), note
+
+
+def campaign_commit(ctx: Context) -> list[Row]:
+    """Rows 14c / 14d: a campaign's catalog commit (``campaign.commit.commit``, fresh process) when nothing changed
+    over 2,000 entries, and when 10,000 new entries are added; vs ruamel parsing the resulting catalog, which every
+    edit cost before (twice)."""
+    import json
+    import shutil
+
+    index_dir = ctx.root / "index-14"
+    n_noop, n_new = COMMIT_SIZES[ctx.size]
+    rows = []
+    for rid, n in (("14d", n_new), ("14c", n_noop)):
+        base = ctx.root / f"commit{n}"
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        cat = base / "catalog.yaml"
+        units_file = base / "units.json"
+        units_file.write_text(json.dumps(_done_units([f"obs_{i:05d}" for i in range(n)], base)))
+        first = _run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir)
+        if first["changed"] != n:
+            raise RuntimeError(f"the commit recorded {first['changed']} of {n} entries")
+        t_ruamel, sampled = _ruamel_parse_time(cat, n, 200 if ctx.size == "tiny" else 2_000)
+        if rid == "14d":
+            times = [first["seconds"]]
+            for _ in range(max(1, ctx.repeat) - 1):
+                cat.unlink()
+                times.append(_run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir)["seconds"])
+            t = sorted(times)[len(times) // 2]
+            rows.append(Row(measurement=f"14d. campaign commit of {n:,} new entries (files mode, one file each) into an "
+                            "empty catalog vs ruamel parsing the resulting catalog once",
+                            geoshelf=round(t, 3), baseline=round(t_ruamel, 3), unit="s", target="< 10 s", met=t < 10,
+                            note=f"{cat.stat().st_size / 1e6:.1f} MB written; peak RSS {first['peak_rss'] / 2**20:,.0f} "
+                                 f"MiB{sampled}"))
+        else:
+            before = cat.stat()
+            runs = [_run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir) for _ in range(max(1, ctx.repeat))]
+            if any(r["changed"] for r in runs) or cat.stat().st_mtime_ns != before.st_mtime_ns:
+                raise RuntimeError("a no-op commit wrote the catalog")
+            t = sorted(r["seconds"] for r in runs)[len(runs) // 2]
+            rows.append(Row(measurement=f"14c. campaign commit with nothing to record ({n:,} done entries, all "
+                            "unchanged: a no-op rerun) vs ruamel parsing the catalog once",
+                            geoshelf=round(t, 3), baseline=round(t_ruamel, 3), unit="s", target="< 2 s", met=t < 2,
+                            note=f"the catalog file is not written at all{sampled}"))
+        ctx.log(f"commit {rid}: {rows[-1].geoshelf} s, ruamel parse {t_ruamel:.2f} s")
+    return sorted(rows, key=lambda r: r.id)
+
+
+__all__ = ["BIG_ENTRIES", "campaign_commit", "catalog_10k", "catalog_1m", "edit_cost", "write_big_catalog",
+           "write_geoshelf_catalog"]

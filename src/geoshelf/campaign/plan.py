@@ -24,7 +24,7 @@ from typing import Any
 
 from ..catalog.model import Entry
 from ..errors import CampaignError, GeoshelfError
-from .spec import CampaignSpec
+from .spec import CampaignSpec, check_catalog_is_not_spec
 
 _SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".h5": "netcdf", ".hdf5": "netcdf", ".tif": "geotiff",
                    ".tiff": "geotiff", ".csv": "csv", ".parquet": "parquet", ".zarr": "zarr"}
@@ -212,9 +212,11 @@ def resolve_catalog(spec: CampaignSpec) -> Path:
     from ..catalog.locate import default_catalog_path
 
     try:
-        return default_catalog_path().expanduser().absolute()
+        path = default_catalog_path().expanduser().absolute()
     except GeoshelfError as exc:
         raise CampaignError(f"{spec.path}: no catalog: set `catalog:` in the spec or pass --catalog ({exc})") from None
+    check_catalog_is_not_spec(spec.path, path)  # e.g. $GEOSHELF_CATALOG pointing at the spec
+    return path
 
 
 def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: bool = True) -> Plan:

@@ -220,6 +220,18 @@ def _read(p: Path) -> dict[str, Any]:
     return data
 
 
+def check_catalog_is_not_spec(spec_path: Path, catalog_path: Path) -> None:
+    """Refuse a campaign whose catalog is its own spec file (its results would be written into the spec)."""
+    try:
+        same = catalog_path.resolve() == spec_path.resolve() or (
+            catalog_path.exists() and os.path.samefile(catalog_path, spec_path))
+    except OSError:
+        same = False
+    if same:
+        raise CampaignError(f"{spec_path}: catalog is the spec file itself; name the catalog file the results "
+                            "go into (catalog: ... or --catalog)")
+
+
 def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None,
               state_dir: str | os.PathLike[str] | None = None) -> CampaignSpec:
     """Read and validate a campaign spec (``catalog``/``state_dir`` override the spec's)."""
@@ -294,6 +306,8 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
         return q if q.is_absolute() else (base / q)
 
     catalog_path = Path(catalog).expanduser().absolute() if catalog else path_of(data.get("catalog"), "catalog")
+    if catalog_path is not None:
+        check_catalog_is_not_spec(p, catalog_path)
     output = path_of(data.get("output"), "output")
     if state_dir is not None:
         state: Path | None = Path(state_dir).expanduser().absolute()
@@ -314,4 +328,4 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     )
 
 
-__all__ = ["KEYS", "CampaignSpec", "load_spec", "template_fields"]
+__all__ = ["KEYS", "CampaignSpec", "check_catalog_is_not_spec", "load_spec", "template_fields"]

@@ -1,8 +1,9 @@
 """The :class:`Catalog`: a curated intake v1 YAML file of geoshelf entries.
 
 Reading uses libyaml's safe loader (fast; refuses any Python-constructing tag) and
-builds :class:`Entry` objects lazily.  Edits go through :func:`edit_catalog`, which
-locks, re-reads, preserves comments and untouched entries, and writes atomically.
+builds :class:`Entry` objects lazily.  Edits go through :func:`~.writer.edit_sources`, which
+locks, re-reads, rewrites only the changed entries (comments and untouched bytes kept), verifies
+that nothing else changed the file meanwhile, and writes atomically.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index, build_streaming
 from .index import build as build_index
 from .limits import load_yaml_documents
-from .model import ALLOWED_DRIVERS, Entry, plain_data
+from .model import ALLOWED_DRIVERS, Entry
 from .paths import resolve
 from .search import Query
 from .table import entries_frame, unique_values
 from .trust import check_entry, check_path
-from .yamlio import edit_catalog, read_text
+from .writer import edit_sources
+from .yamlio import read_text
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 INCLUDE_DRIVERS = frozenset({"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog"})
@@ -410,17 +412,6 @@ def _to_node(entry: Entry, catalog_dir: str) -> dict[str, Any]:
     return entry.replace(catalog_dir=catalog_dir).to_source()
 
 
-def _merge(node: Any, new: dict[str, Any]) -> None:
-    """Update a ruamel mapping in place so comments inside it survive."""
-    for key in [k for k in node if k not in new]:
-        del node[key]
-    for key, value in new.items():
-        if key in node and isinstance(node[key], dict) and isinstance(value, dict):
-            _merge(node[key], value)
-        elif key not in node or plain_data(node[key]) != value:
-            node[key] = value
-
-
 def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = False) -> None:
     """Add (or with ``overwrite`` replace) an entry in the catalog file at ``path``.
 
@@ -431,19 +422,17 @@ def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = F
     p = Path(path).expanduser().resolve()
     entry = freshness.record(p, entry)
     sidecar = resolve(entry.files_manifest, str(p.parent)) if entry.files_manifest else None
-    with edit_catalog(p, create=True) as doc:
-        _check_editable(p, doc)
-        sources = doc["sources"]
+    node = _to_node(entry, str(p.parent))
+
+    def plan(sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         if entry.name in sources and not overwrite:
-            old = Entry.from_source(entry.name, plain_data(sources[entry.name]), str(p.parent))
+            old = Entry.from_source(entry.name, sources[entry.name], str(p.parent))
             if sidecar and (not old.files_manifest or old.resolve(old.files_manifest) != sidecar):
                 Path(sidecar).unlink(missing_ok=True)
             raise NameClashError(f"{p}: an entry named {entry.name!r} already exists (choose another --name)")
-        new = _to_node(entry, str(p.parent))
-        if entry.name in sources:
-            _merge(sources[entry.name], new)
-        else:
-            sources[entry.name] = new
+        return {entry.name: node}
+
+    edit_sources(p, plan, create=True)
     if sidecar:
         freshness.prune(p, entry.name, keep=sidecar)
 
@@ -451,11 +440,14 @@ def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = F
 def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
     """Replace an existing entry in place (comments inside it are kept)."""
     p = Path(path).expanduser().resolve()
-    with edit_catalog(p) as doc:
-        _check_editable(p, doc)
-        if entry.name not in doc["sources"]:
+    node = _to_node(entry, str(p.parent))
+
+    def plan(sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        if entry.name not in sources:
             raise EntryNotFoundError(f"{p}: no entry named {entry.name!r}")
-        _merge(doc["sources"][entry.name], _to_node(entry, str(p.parent)))
+        return {entry.name: node}
+
+    edit_sources(p, plan)
 
 
 def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
@@ -464,48 +456,35 @@ def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
 
     For each name, ``change(name, current)`` gets the entry as it is in the file now (or
     None) and returns the entry to write, or None to leave it.  Entries that come back
-    unchanged are not rewritten; comments inside rewritten ones are kept.  Returns the
-    names written.
+    unchanged are not rewritten (when none changes, the file is not written at all);
+    comments inside rewritten ones are kept.  ``change`` may be called again for a name
+    (when another program changed the file meanwhile).  Returns the names written.
     """
     p = Path(path).expanduser().resolve()
-    written: list[str] = []
-    with edit_catalog(p, create=True) as doc:
-        _check_editable(p, doc)
-        sources = doc["sources"]
+
+    def plan(sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for name in names:
-            old = Entry.from_source(name, plain_data(sources[name]), str(p.parent)) if name in sources else None
+            src = sources.get(name) if name in sources else None
+            old = Entry.from_source(name, src, str(p.parent)) if src is not None else None
             new = change(name, old)
             if new is None:
                 continue
             check_name(new.name)
-            node = _to_node(new, str(p.parent))
-            if old is not None and plain_data(sources[name]) == node:
-                continue
-            if name in sources:
-                _merge(sources[name], node)
-            else:
-                sources[name] = node
-            written.append(name)
-    return written
+            out[new.name] = _to_node(new, str(p.parent))
+        return out
+
+    return list(edit_sources(p, plan, create=True))
 
 
 def remove_entry(path: str | os.PathLike[str], name: str) -> None:
     """Remove an entry from the catalog file."""
     p = Path(path).expanduser().resolve()
-    with edit_catalog(p) as doc:
-        _check_editable(p, doc)
-        if name not in doc["sources"]:
+
+    def plan(sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        if name not in sources:
             raise EntryNotFoundError(f"{p}: no entry named {name!r}")
-        del doc["sources"][name]
+        return {name: None}
+
+    edit_sources(p, plan)
     freshness.prune(p, name)
-
-
-def _check_editable(path: Path, doc: Any) -> None:
-    if path.exists():
-        load_raw(path)  # refuse to edit a catalog that is unsafe or malformed
-    if "sources" not in doc or doc["sources"] is None:
-        from ruamel.yaml.comments import CommentedMap
-
-        doc["sources"] = CommentedMap()
-    if not isinstance(doc["sources"], dict):
-        raise CatalogError(f"{path}: 'sources:' must be a mapping")

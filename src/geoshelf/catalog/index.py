@@ -96,6 +96,45 @@ def build_streaming(catalog: Path, st: os.stat_result, items: Iterable[tuple[Any
             tmp.unlink(missing_ok=True)
 
 
+def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
+                rows: Mapping[str, dict[str, Any] | None]) -> bool:
+    """After an edit of ``catalog`` (``old`` -> ``new`` stat), change just these rows of its index: name ->
+    the entry as the safe loader reads it (replaced in place, or appended), or None (removed).
+
+    Only an index that was fresh for ``old`` is changed; returns whether it was (errors are ignored: the
+    next open rebuilds it).
+    """
+    path = index_path(catalog)
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            with db:
+                row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+                if not row or row[0] != _stamp(old):
+                    return False
+                top = db.execute("SELECT coalesce(max(pos), -1) FROM entries").fetchone()[0]
+                for name, src in rows.items():
+                    if src is None:
+                        db.execute("DELETE FROM entries WHERE name=?", (name,))
+                        continue
+                    at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
+                    if at is None:
+                        top += 1
+                        pos = top
+                    else:
+                        pos = at[0]
+                        db.execute("DELETE FROM entries WHERE pos=?", (pos,))
+                    db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(pos, name, src))
+                db.execute("UPDATE meta SET value=? WHERE key='stamp'", (_stamp(new),))
+            return True
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False  # one transaction: the index is as it was, its stamp stale; the next open rebuilds it
+
+
 def _row(pos: int, name: Any, src: dict[str, Any]) -> tuple[Any, ...]:
     geo = _geo(src)
     tr = geo.get("time_range") or [None, None]

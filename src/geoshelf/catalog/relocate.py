@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import CatalogError
-from .catalog import load_raw
 from .paths import relativize, resolve
-from .yamlio import edit_catalog
+from .writer import edit_sources
 
 
 def _move(value: str, old: str, new: str, catalog_dir: str) -> str | None:
@@ -30,16 +31,17 @@ def relocate(path: str | os.PathLike[str], old_prefix: str, new_prefix: str) -> 
     computed below the files' common root).
     """
     p = Path(path).expanduser().resolve()
-    load_raw(p)
     old = old_prefix.rstrip("/") if "://" in old_prefix else os.path.abspath(old_prefix)
     new = new_prefix.rstrip("/") if "://" in new_prefix else os.path.abspath(new_prefix)
     if "://" not in new and not os.path.isdir(new):
         raise CatalogError(f"{p}: cannot relocate to {new}: "
                            f"{'not a directory' if os.path.exists(new) else 'no such directory'} "
                            "(move the data first, then relocate; nothing was changed)")
-    changed: list[str] = []
-    with edit_catalog(p) as doc:
-        for name, src in (doc.get("sources") or {}).items():
+
+    def plan(sources: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        changed: dict[str, Any] = {}
+        for name, original in sources.items():
+            src = copy.deepcopy(original)
             touched = False
             args: Any = src.get("args") or {}
             url = args.get("urlpath")
@@ -58,5 +60,7 @@ def relocate(path: str | os.PathLike[str], old_prefix: str, new_prefix: str) -> 
                 if moved is not None:
                     rep["path"], touched = moved, True
             if touched:
-                changed.append(str(name))
-    return changed
+                changed[str(name)] = src
+        return changed
+
+    return list(edit_sources(p, plan))
