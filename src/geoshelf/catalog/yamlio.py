@@ -117,7 +117,7 @@ def read_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
 def dump_text(doc: Any, like: str = "") -> str:
     """Serialise a round-trip document in the house style (``like`` is accepted for symmetry)."""
     buf = io.StringIO()
-    _yaml((2, 4, 2)).dump(doc, buf)  # one house style; untouched entries keep theirs (see render_preserving)
+    _yaml((2, 4, 2)).dump(doc, buf)  # one house style; untouched entries keep theirs (see splice.py)
     return buf.getvalue()
 
 
