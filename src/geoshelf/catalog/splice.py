@@ -227,7 +227,19 @@ def render_entry(name: str, source: Mapping[str, Any], old: str | None = None) -
     if _has_anchors(old):
         raise Unhandled(f"entry {name!r} holds an anchor")
     merge(doc[name], source)
+    _exact_floats(doc[name])
     return dump_text(doc)
+
+
+def _exact_floats(node: Any) -> None:
+    """Replace ruamel's ScalarFloat values by plain floats: ruamel re-writes some of them inexactly
+    (``2.654577078986531e-12`` as ``2.654577078986530e-12``, ``1_000.5`` as ``01000.5``)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        if isinstance(value, float) and type(value) is not float:
+            node[key] = float(value)
+        elif isinstance(value, (dict, list)):
+            _exact_floats(value)
 
 
 def _has_anchors(text: str) -> bool:

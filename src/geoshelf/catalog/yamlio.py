@@ -47,9 +47,27 @@ def _yaml11_safe_str(representer: Any, data: str) -> Any:
     return representer.represent_str(data)
 
 
+def _yaml11_exact_float(representer: Any, data: float) -> Any:
+    """Floats as Python's shortest exact repr, in a form YAML 1.1 reads as a float.
+
+    ruamel drops a digit of some (``2.654577078986531e-12`` came back as ``...653e-12``) and
+    writes ``1e+16``, which a YAML 1.1 reader takes for a string.
+    """
+    if data != data:
+        value = ".nan"
+    elif data in (float("inf"), float("-inf")):
+        value = ".inf" if data > 0 else "-.inf"
+    else:
+        value = repr(data).lower()
+        if "e" in value and "." not in value:
+            value = value.replace("e", ".0e")
+    return representer.represent_scalar("tag:yaml.org,2002:float", value)
+
+
 def _yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
     y = YAML(typ="rt")
     y.representer.add_representer(str, _yaml11_safe_str)
+    y.representer.add_representer(float, _yaml11_exact_float)
     y.preserve_quotes = True
     y.width = 4096
     mapping, sequence, offset = indent
