@@ -127,6 +127,11 @@ def _settled(p: Path, deadline: float) -> os.stat_result | None:
         time.sleep(0.05)
 
 
+def _changed_since(p: Path, st: os.stat_result | None) -> bool:
+    now = _stat(p)
+    return (now is None) != (st is None) or (now is not None and st is not None and _sig(now) != _sig(st))
+
+
 def _read(p: Path) -> bytes:
     try:
         with open(p, "rb") as fh:
@@ -328,8 +333,13 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
                 raise CatalogError(f"{p}: is a directory, not a catalog file" if stat.S_ISDIR(st.st_mode) else
                                    f"{p}: not a regular file (a FIFO, device or socket cannot be a catalog)")
             base = _Base(data=_read(p) if st is not None else b"", stat=st)
-            view = _view(p, base)
-            if st is not None and (_stat(p) is None or _sig(_stat(p)) != _sig(st)):  # type: ignore[arg-type]
+            try:
+                view = _view(p, base)
+            except CatalogError:
+                if _changed_since(p, st):
+                    continue  # half-written by another program while it was read: settle again
+                raise
+            if _changed_since(p, st):
                 continue  # changed while it was being read: settle again
             changes = _effective(plan(view.sources), view.sources)
             if not changes:
