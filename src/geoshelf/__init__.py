@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import _libguard
 from .catalog import Catalog, Entry, Provenance, Representation
 from .errors import GeoshelfError
 
 __version__ = "0.1.0"
+
+_libguard.install()  # PROJ before ecCodes (see _libguard)
 
 
 def open_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:

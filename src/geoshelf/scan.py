@@ -208,6 +208,16 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         if len(files) > 1 or not isinstance(urlpath, str) or has_glob(urlpath):  # intake uses open_mfdataset
             xkw.update(combine="by_coords", data_vars="minimal", coords="minimal", compat="override")
         args["xarray_kwargs"] = xkw
+    elif fmt == "grib":
+        from .load.original import GRIB_BACKEND_KWARGS
+
+        args["chunks"] = {}
+        # intake-xarray passes these to xarray: cfgrib then writes no .idx file beside the source
+        args["xarray_kwargs"] = {"engine": "cfgrib", "backend_kwargs": dict(GRIB_BACKEND_KWARGS),
+                                 "decode_timedelta": True}
+        if len(files) > 1 or not isinstance(urlpath, str) or has_glob(urlpath):
+            args["xarray_kwargs"].update(combine="by_coords", data_vars="minimal", coords="minimal",
+                                         compat="override")
     elif fmt == "geotiff":
         args["chunks"] = {}
     if stored_options:

@@ -27,6 +27,7 @@ REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet",
 #: Source formats and the stock intake / intake-xarray driver that opens each.
 FORMAT_DRIVERS: dict[str, str] = {
     "netcdf": "netcdf",
+    "grib": "netcdf",  # intake-xarray's NetCDFSource with engine cfgrib
     "zarr": "zarr",
     "geotiff": "rasterio",
     "csv": "csv",
@@ -139,7 +140,7 @@ class Entry:
     driver: str = "netcdf"
     #: The original data: one URL/path, a glob, or a list of them.
     urlpath: str | list[str] = ""
-    #: "netcdf", "geotiff", "csv", "zarr", "parquet".
+    #: "netcdf", "grib", "geotiff", "csv", "zarr", "parquet".
     format: str = "netcdf"
     #: Opener keyword arguments kept in ``args`` (e.g. xarray_kwargs, storage_options).
     args: dict[str, Any] = field(default_factory=dict)

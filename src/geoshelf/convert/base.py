@@ -211,9 +211,13 @@ def check_request(converter: Converter[Any], entry: Entry, output: Path, validat
         raise ConversionError(f"--validate must be one of {', '.join(converter.validations)} for target "
                               f"{converter.name!r}, not {validate!r}")
     if not converter.can_convert(entry):
+        from ..registry import list_targets
+
+        others = sorted(n for n, cls in list_targets().items() if n != converter.name and entry.format in cls.formats)
         raise ConversionError(
             f"{entry.name}: target {converter.name!r} cannot convert {entry.format} data "
             f"(it accepts: {', '.join(converter.formats)})"
+            + (f"; use {' or '.join('--to ' + n for n in others)}" if others else "")
         )
     if is_url(str(output)):
         raise ConversionError(f"{output}: outputs must be on a local or shared file system path")

@@ -22,6 +22,134 @@ from .base import Converter, Option, Plan, Validation
 
 PROFILES = ("deflate", "zstd", "lzw", "packbits", "raw")
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "gauss", "rms")
+#: Names of the horizontal dimensions of a regular grid (y first).
+Y_NAMES = ("lat", "latitude", "y", "rlat", "grid_latitude", "projection_y_coordinate")
+X_NAMES = ("lon", "longitude", "x", "rlon", "grid_longitude", "projection_x_coordinate")
+STANDARD_CALENDARS = ("standard", "gregorian", "proleptic_gregorian")
+
+
+def parse_select(name: str, value: Any) -> dict[str, str]:
+    """``select`` option: ``DIM:VALUE,DIM:VALUE`` (or a mapping) -> {dim: value}."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    out = {}
+    for part in str(value).split(","):
+        dim, sep, val = part.partition(":")
+        if not sep or not dim.strip() or not val.strip():
+            raise ConversionError(f"{name}: select must be DIM:VALUE[,DIM:VALUE...], not {value!r}")
+        out[dim.strip()] = val.strip()
+    return out
+
+
+def _pick(da: Any, dim: str, value: Any, where: str) -> Any:
+    """``da`` at ``dim`` = ``value`` (a string from the command line matched against the coordinate)."""
+    index = da.indexes.get(dim)
+    if index is None:
+        try:
+            return da.isel({dim: int(value)})
+        except (TypeError, ValueError):
+            raise ConversionError(f"{where}: dimension {dim!r} has no coordinate: give an index, not {value!r}") from None
+    for candidate in (value, _number(value), str(value)):
+        if candidate is None:
+            continue
+        try:
+            return da.sel({dim: candidate})
+        except (KeyError, TypeError, ValueError):
+            continue
+    values = ", ".join(str(v) for v in index[:8]) + (" ..." if len(index) > 8 else "")
+    raise ConversionError(f"{where}: no {dim} {value!r} in {da.name!r} (values: {values})")
+
+
+def _number(value: Any) -> Any:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f.is_integer() else f
+
+
+def _stamp(t: Any) -> str:
+    """The time part of an output name (``none`` for a field without time)."""
+    if isinstance(t, np.datetime64):
+        return "none" if np.isnat(t) else np.datetime_as_string(t, unit="s").replace(":", "")
+    return "none"
+
+
+def _same_crs(written: Any, crs: Any) -> bool:
+    """True when the CRS GDAL wrote is the source's (compared by pyproj, axis order aside)."""
+    from pyproj import CRS
+
+    got = CRS.from_user_input(written.to_wkt())
+    return bool(got.equals(crs, ignore_axis_order=True) or got.to_proj4() == crs.to_proj4())
+
+
+def _grid_crs(ds: Any, da: Any, ydim: str, xdim: str, entry_crs: str | None, where: str) -> Any:
+    """The CRS of the variable's grid: its CF grid mapping, else lat/lon degrees, else the entry's."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    gm = da.attrs.get("grid_mapping") or da.encoding.get("grid_mapping")
+    if gm and str(gm).split(":")[0] in ds.variables:
+        try:
+            return CRS.from_cf(ds[str(gm).split(":")[0]].attrs)
+        except CRSError as exc:
+            raise ConversionError(f"{where}: grid mapping {gm!r} of {da.name!r} is not a CRS pyproj understands "
+                                  f"({exc}); use --to zarr") from None
+    units = (str(da[ydim].attrs.get("units", "")), str(da[xdim].attrs.get("units", "")))
+    if ydim in ("lat", "latitude") or units[0].startswith("degree") and units[1].startswith("degree"):
+        return CRS.from_epsg(4326)
+    if entry_crs:
+        return CRS.from_user_input(entry_crs)
+    raise ConversionError(f"{where}: variable {da.name!r} on {ydim}/{xdim} has no grid_mapping and no CRS; "
+                          "a GeoTIFF needs one: use --to zarr")
+
+
+def raster_fields(ds: Any, options: dict[str, Any], where: str, entry_crs: str | None = None) -> tuple[Any, Any]:
+    """The variable of ``options`` as (time, y, x), and its CRS; what a 2-D raster cannot hold is refused."""
+    da = ds[options["variable"]]
+    ydim = next((d for d in da.dims if d in Y_NAMES), None)
+    xdim = next((d for d in da.dims if d in X_NAMES), None)
+    if ydim is None or xdim is None:
+        raise ConversionError(f"{where}: variable {da.name!r} has dimensions {', '.join(map(str, da.dims))}, not a "
+                              "regular y/x or lat/lon grid (curvilinear, unstructured or a profile?): use --to zarr")
+    for dim in (ydim, xdim):
+        if dim not in da.indexes or da[dim].ndim != 1:
+            raise ConversionError(f"{where}: {dim} of {da.name!r} has no 1-D coordinate; a GeoTIFF needs a regular "
+                                  "grid: use --to zarr")
+        values = np.asarray(da[dim].values, dtype="f8")
+        if values.size > 2 and not np.allclose(np.diff(values), values[1] - values[0], rtol=1e-6, atol=0):
+            raise ConversionError(f"{where}: {dim} of {da.name!r} is not evenly spaced; a GeoTIFF needs a regular "
+                                  "grid: use --to zarr")
+    tdim = next((d for d in da.dims if d == "time" or ds[d].attrs.get("axis") == "T"
+                 or (d in da.indexes and da[d].dtype.kind == "M")), None) if da.dims else None
+    if tdim is not None and tdim in da.indexes and da[tdim].dtype.kind != "M":
+        calendar = ds[tdim].encoding.get("calendar") or ds[tdim].attrs.get("calendar") or "?"
+        raise ConversionError(f"{where}: {tdim} of {da.name!r} uses the {calendar} calendar, which COG file names "
+                              "cannot carry: use --to zarr")
+    extra = [d for d in da.dims if d not in (ydim, xdim, tdim)]
+    select = parse_select(where, options["select"]) if options.get("select") else {}
+    if options.get("level") is not None and len(extra) == 1 and extra[0] not in select:
+        select[extra[0]] = options["level"]
+    unknown = [d for d in select if d not in extra]
+    if unknown:
+        raise ConversionError(f"{where}: select names {', '.join(unknown)}, not a dimension of {da.name!r} "
+                              f"besides time/y/x ({', '.join(map(str, extra)) or 'none'})")
+    missing = [d for d in extra if d not in select]
+    if missing:
+        how = ("--option level=VALUE" if len(extra) == 1
+               else "--option select=" + ",".join(f"{d}:VALUE" for d in extra))
+        raise ConversionError(f"{where}: variable {da.name!r} has dimension(s) {', '.join(map(str, missing))} "
+                              f"besides time/y/x: choose one value with {how}")
+    for dim, value in select.items():
+        da = _pick(da, dim, value, where)
+    da = da.drop_vars([c for c in da.coords if c not in da.dims and c not in (tdim,)])
+    if tdim is None:
+        da = da.expand_dims(time=[np.datetime64("NaT")])
+    elif tdim != "time":
+        da = da.rename({tdim: "time"})
+    da = da.transpose("time", ydim, xdim)
+    crs = _grid_crs(ds, ds[options["variable"]], ydim, xdim, entry_crs, where)
+    return da, crs
 
 
 def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: str) -> None:
@@ -49,6 +177,8 @@ class CogConverter(Converter):
         Option(name="variable", help="NetCDF variable to convert (needed when there are several)"),
         Option(name="level", type=object, metavar="VALUE",
                help="value of a NetCDF variable's extra dimension (e.g. a pressure level) to convert"),
+        Option(name="select", type=str, metavar="DIM:VALUE,...",
+               help="values of several extra dimensions to convert, e.g. member:0,level:500"),
     )
 
     def plan(self, entry: Entry, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,32 +196,24 @@ class CogConverter(Converter):
             if entry.variables and variable not in entry.variables:
                 raise ConversionError(f"{entry.name}: no variable {variable!r} (variables: {', '.join(entry.variables)})")
             out["variable"] = variable
+            if out.get("select") is not None:
+                parse_select(entry.name, out["select"])  # refused now, before any work, when malformed
         return out
 
     def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
         return open_cog_representation(entry, rep, chunks=chunks, **kwargs)
 
     def _fields(self, plan: Plan[None]) -> Any:
-        """The NetCDF variable as (time, lat, lon), refusing what a 2-D raster cannot hold."""
+        """The NetCDF variable as (time, y, x) on a regular grid, with its CRS; refuses what a
+        2-D raster cannot hold, naming a way out."""
         from ..load.original import open_original
 
         ds = open_original(plan.files, "netcdf", storage_options=plan.entry.storage_options)
-        da = ds[plan.options["variable"]]
-        extra = [d for d in da.dims if d not in ("time", "lat", "lon", "latitude", "longitude", "y", "x")]
-        if extra:
-            if "level" not in plan.options or len(extra) != 1:
-                raise ConversionError(f"{plan.files[0]}: variable {da.name!r} has dimension(s) {', '.join(extra)} "
-                                      "besides time/lat/lon: choose one with --option level=VALUE")
-            try:
-                da = da.sel({extra[0]: plan.options["level"]})
-            except KeyError:
-                raise ConversionError(f"{plan.files[0]}: no {extra[0]} {plan.options['level']!r} in {da.name!r}") from None
-        if "time" not in da.dims:
-            da = da.expand_dims(time=[np.datetime64("NaT")])
-        return da.rename({"latitude": "lat"} if "latitude" in da.dims else {}).rename(
-            {"longitude": "lon"} if "longitude" in da.dims else {})
+        return raster_fields(ds, plan.options, plan.files[0], plan.entry.crs)
 
     def write(self, plan: Plan[None], path: Path) -> None:
+        import rioxarray  # noqa: F401 - registers the .rio accessor
+
         path.mkdir(parents=True)
         opts = plan.options
         if plan.entry.format == "geotiff":
@@ -99,20 +221,21 @@ class CogConverter(Converter):
                 _translate(f, path / (Path(f).stem + ".tif"), opts["profile"], opts["blocksize"],
                            opts["overview_resampling"])
             return
-        da = self._fields(plan)
+        da, crs = self._fields(plan)
+        ydim, xdim = da.dims[-2], da.dims[-1]
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             for i in range(da.sizes["time"]):
                 field = da.isel(time=i).load().astype("float32")
-                if field.lat.values[0] < field.lat.values[-1]:
-                    field = field.isel(lat=slice(None, None, -1))  # north-up
-                field = field.rio.set_spatial_dims(x_dim="lon", y_dim="lat").rio.write_crs("EPSG:4326")
+                if field[ydim].size > 1 and field[ydim].values[0] < field[ydim].values[-1]:
+                    field = field.isel({ydim: slice(None, None, -1)})  # north-up
+                field.attrs.pop("grid_mapping", None)  # the source's grid mapping variable is not carried over
+                field.encoding.pop("grid_mapping", None)
+                field = field.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim).rio.write_crs(crs)
                 field = field.rio.write_nodata(np.float32(np.nan), encoded=False)
-                t = da.time.values[i]
-                stamp = "none" if np.isnat(t) else np.datetime_as_string(t, unit="s").replace(":", "")
                 plain = Path(tmp) / f"{i}.tif"
-                field.drop_vars([c for c in field.coords if c not in ("lat", "lon", "spatial_ref")]).rio.to_raster(plain)
-                _translate(str(plain), path / f"{da.name}_{stamp}.tif", opts["profile"], opts["blocksize"],
-                           opts["overview_resampling"])
+                field.drop_vars([c for c in field.coords if c not in (xdim, ydim, "spatial_ref")]).rio.to_raster(plain)
+                _translate(str(plain), path / f"{da.name}_{_stamp(da.time.values[i])}.tif", opts["profile"],
+                           opts["blocksize"], opts["overview_resampling"])
 
     def validate(self, plan: Plan[None], path: Path) -> Validation:
         import rioxarray
@@ -134,14 +257,24 @@ class CogConverter(Converter):
                     if not np.array_equal(a.read(), b.read(), equal_nan=True):
                         raise ValidationError(f"{out.name}: values differ from {f}")
             return "full"
-        da = self._fields(plan)
+        da, crs = self._fields(plan)
+        ydim, xdim = da.dims[-2], da.dims[-1]
         if len(outputs) != da.sizes["time"]:
             raise ValidationError(f"{path.name}: {len(outputs)} COGs for {da.sizes['time']} time steps")
-        for i, out in enumerate(outputs):
+        flip = da[ydim].size > 1 and da[ydim].values[0] < da[ydim].values[-1]
+        ys = da[ydim].values[::-1] if flip else da[ydim].values
+        for i in range(da.sizes["time"]):
+            out = path / f"{da.name}_{_stamp(da.time.values[i])}.tif"
             src = da.isel(time=i).values.astype("float32")
-            if da.lat.values[0] < da.lat.values[-1]:
+            if flip:
                 src = src[::-1]
             with rioxarray.open_rasterio(out, masked=True) as b:
+                if b.rio.crs is None or not _same_crs(b.rio.crs, crs):
+                    raise ValidationError(f"{out.name}: CRS {b.rio.crs} differs from the source's {crs}")
+                for name, want, got in ((xdim, da[xdim].values, b.x.values), (ydim, ys, b.y.values)):
+                    step = abs(float(want[1] - want[0])) if want.size > 1 else 1.0
+                    if want.shape != got.shape or not np.allclose(want, got, rtol=0, atol=step * 1e-6):
+                        raise ValidationError(f"{out.name}: {name} coordinates differ from the source's")
                 if not np.array_equal(src, b.values[0], equal_nan=True):
                     raise ValidationError(f"{out.name}: values differ from time step {i} of the source")
         return "full"

@@ -1,7 +1,8 @@
 """Parquet target: tabular / point data (CSV) to (Geo)Parquet, partitioned by time.
 
 Row groups of up to ~1M rows, zstd, hive partitions ``year=YYYY/`` (or ``month``), and a
-GeoParquet 1.1 ``geometry`` column (WKB points, CRS OGC:CRS84) when the table has
+GeoParquet 1.1 ``geometry`` column (WKB points; no ``crs`` key, which GeoParquet defines
+as OGC:CRS84 — ``null`` would mean unknown) when the table has
 longitude/latitude columns.  Gridded NetCDF is refused (``--to zarr`` serves it).
 """
 
@@ -94,7 +95,7 @@ class ParquetConverter(Converter):
             table = table.append_column("geometry", pa.array(wkb_points(df[lon].to_numpy(), df[lat].to_numpy()),
                                                              pa.binary()))
             geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": {
-                "encoding": "WKB", "geometry_types": ["Point"], "crs": None,
+                "encoding": "WKB", "geometry_types": ["Point"],  # no "crs": OGC:CRS84 (null would mean unknown)
                 "bbox": [float(df[lon].min()), float(df[lat].min()), float(df[lon].max()), float(df[lat].max())]}}}
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(geo).encode()})
         rg = plan.options["row_group_size"]

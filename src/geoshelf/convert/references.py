@@ -33,6 +33,7 @@ import numpy as np
 from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, SourceError, ValidationError
 from ..load.formats import sniff
+from ..load.locks import hdf5_locked
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.references import open_references_representation
 from .base import Appended, Converter, Option, Plan, Validation, dask_client
@@ -74,6 +75,7 @@ def _indexer() -> type:
     return BatchedAttrsHdf5ToZarr
 
 
+@hdf5_locked
 def single_refs(path: str) -> dict[str, Any]:
     """kerchunk references of one NetCDF4/HDF5 or NetCDF3 file (raises SourceError naming the file)."""
     if "://" not in path and sniff(path) == "netcdf3":

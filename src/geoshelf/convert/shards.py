@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -32,12 +31,13 @@ import xarray as xr
 
 from ..catalog.paths import is_url
 from ..errors import ConversionError, SourceError, ValidationError
+from ..load.locks import HDF5_LOCK
 from ..progress import Progress
 from .base import dask_client, on_dask_worker
 
 #: The netCDF-C and HDF5 libraries are not thread-safe: one reader at a time per process
 #: (parallel reading comes from worker processes; compression of the output still overlaps).
-_READ_LOCK = threading.RLock()
+_READ_LOCK = HDF5_LOCK
 #: Below this many bytes in all, local tasks run on threads; above, on worker processes.
 PROCESS_MIN_BYTES = 64 * 2**20
 

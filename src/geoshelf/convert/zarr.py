@@ -163,10 +163,10 @@ class ZarrState:
 
 
 class ZarrConverter(Converter[ZarrState]):
-    """NetCDF / GeoTIFF / Zarr -> sharded Zarr v3 (or Zarr v2 on request)."""
+    """NetCDF / GRIB / GeoTIFF / Zarr -> sharded Zarr v3 (or Zarr v2 on request)."""
 
     description = "Zarr v3, sharded, zstd, consolidated metadata; chunk layout for the access pattern"
-    formats = ("netcdf", "geotiff", "zarr")
+    formats = ("netcdf", "grib", "geotiff", "zarr")
     suffix = ".zarr"
     options = (
         Option(name="layout", choices=LAYOUTS, default="balanced",
@@ -264,6 +264,9 @@ class ZarrConverter(Converter[ZarrState]):
                 # one consistent encoding (the sources differ per file): xarray picks exact int64 units
                 enc = {k: v for k, v in enc.items() if k == "calendar"}
                 enc["dtype"] = "int64"
+            elif var.dtype.kind == "f" and "_FillValue" not in var.encoding and "_FillValue" not in var.attrs:
+                # stored without a fill value in the source: stays so (xarray would add NaN)
+                enc["_FillValue"] = None
             vplan = (regions or {}).get(str(name))
             if vplan is not None and not vplan.raw:  # packing differs between files: store unpacked
                 enc = {k: v for k, v in enc.items() if k not in ("scale_factor", "add_offset", "missing_value")}
@@ -347,6 +350,10 @@ class ZarrConverter(Converter[ZarrState]):
             for d, n in zip(ds[name].dims, block, strict=True):
                 target[str(d)] = max(target.get(str(d), 0), n)
         out = ds.chunk(target) if target else ds
+        for name in list(out.coords):
+            if name not in out.indexes and out[name].dtype.kind in "mM":
+                # small coordinates of times (cfgrib's valid_time): in memory, so xarray picks exact units
+                out[name] = out[name].load()
         for v in out.variables.values():
             v.encoding = {}
         out.attrs = attrs

@@ -13,6 +13,7 @@ NETCDF_EXT = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5", ".he5"}
 TIFF_EXT = {".tif", ".tiff", ".gtiff"}
 CSV_EXT = {".csv"}
 PARQUET_EXT = {".parquet", ".pq"}
+GRIB_EXT = {".grib", ".grb", ".grib1", ".grib2", ".grb2"}
 
 
 def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) -> bytes:
@@ -31,7 +32,7 @@ def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) 
 
 
 def sniff(path: str, storage_options: dict[str, Any] | None = None) -> str:
-    """The format of one file: netcdf3, netcdf4 (HDF5), geotiff, csv, parquet or zarr."""
+    """The format of one file: netcdf3, netcdf4 (HDF5), grib, geotiff, csv, parquet or zarr."""
     local_dir = not is_url(path) and os.path.isdir(path)
     if local_dir or path.rstrip("/").endswith(".zarr"):
         if local_dir and not any(os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zgroup", ".zattrs")):
@@ -47,12 +48,15 @@ def sniff(path: str, storage_options: dict[str, Any] | None = None) -> str:
         return "geotiff"
     if head.startswith(b"PAR1"):
         return "parquet"
+    if head.startswith(b"GRIB"):
+        return "grib"
     if ext in CSV_EXT:
         return "csv"
-    if ext in NETCDF_EXT or ext in TIFF_EXT or ext in PARQUET_EXT:
-        kind = "NetCDF/HDF5" if ext in NETCDF_EXT else "GeoTIFF" if ext in TIFF_EXT else "Parquet"
+    if ext in NETCDF_EXT or ext in TIFF_EXT or ext in PARQUET_EXT or ext in GRIB_EXT:
+        kind = ("NetCDF/HDF5" if ext in NETCDF_EXT else "GeoTIFF" if ext in TIFF_EXT
+                else "GRIB" if ext in GRIB_EXT else "Parquet")
         raise SourceError(f"{path}: not a valid {kind} file (unrecognised header {head[:4]!r}; truncated or corrupt?)")
-    raise SourceError(f"{path}: unsupported file type (expected NetCDF, GeoTIFF, CSV, Parquet or Zarr)")
+    raise SourceError(f"{path}: unsupported file type (expected NetCDF, GRIB, GeoTIFF, CSV, Parquet or Zarr)")
 
 
 def family(kind: str) -> str:

@@ -7,17 +7,23 @@ units differ (``days since <that day>``) combine into one correct time axis.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from ..catalog.paths import is_url
 from ..catalog.remote import remote_errors
 from ..errors import SourceError
 from .formats import engine_for, family, sniff
+from .locks import HDF5_LOCK
+
+#: Engines that call into netCDF-C / HDF5 (not thread-safe: see :mod:`.locks`).
+LOCKED_ENGINES = ("netcdf4", "h5netcdf")
 
 
 def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
@@ -35,8 +41,10 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
             target = fsspec.open(path, "rb", **(storage_options or {})).open()
         if engine == "netcdf4":
             engine = "h5netcdf" if kind == "netcdf4" else "scipy"
+    if engine in LOCKED_ENGINES:
+        kwargs.setdefault("lock", HDF5_LOCK)  # xarray's lazy reads of this file take geoshelf's lock too
     try:
-        with warnings.catch_warnings():
+        with HDF5_LOCK if engine in LOCKED_ENGINES else contextlib.nullcontext(), warnings.catch_warnings():
             warnings.simplefilter("ignore", category=xr.SerializationWarning)
             return xr.open_dataset(target, engine=engine, chunks=chunks, **kwargs)
     except Exception as exc:  # noqa: BLE001 - third-party readers raise anything on corrupt input
@@ -54,8 +62,8 @@ def open_netcdf_parts(files: Sequence[str], *, chunks: Any = None, storage_optio
     ``progress(done, total)`` is called after each file."""
     chunks = {} if chunks is None else chunks
     kwargs = {k: v for k, v in kwargs.items() if k not in _COMBINE_KWARGS}
-    if kwargs.get("engine", "netcdf4") == "netcdf4" and not any(is_url(f) for f in files):
-        threads = 1  # the netCDF4-C library is not thread-safe for opening files
+    if kwargs.get("engine", "netcdf4") in LOCKED_ENGINES and not any(is_url(f) for f in files):
+        threads = 1  # opens of local files serialize on HDF5_LOCK anyway
 
     def opened(parts: Iterable[xr.Dataset]) -> list[xr.Dataset]:
         out = []
@@ -72,10 +80,61 @@ def open_netcdf_parts(files: Sequence[str], *, chunks: Any = None, storage_optio
                                                            **kwargs), files))
 
 
+#: Above this many files, overlaps along several dimensions at once (tiles) are not checked pairwise.
+PAIRWISE_MAX_FILES = 1000
+
+
+def check_overlaps(parts: Sequence[xr.Dataset], files: Sequence[str]) -> None:
+    """Refuse files that hold the same coordinate values (two versions of the same dates, say):
+    combining them would silently keep one file's values.  Raises SourceError naming both files."""
+    import pandas as pd
+
+    if len(parts) < 2:
+        return
+    shared = [d for d in parts[0].indexes if all(d in p.indexes for p in parts[1:])]
+    split = [d for d in shared if not all(p.indexes[d].equals(parts[0].indexes[d]) for p in parts[1:])]
+    names = [set(map(str, p.data_vars)) for p in parts]
+    if not split:  # files split by variable share their grid; the same variable twice is an overlap
+        seen: dict[str, int] = {}
+        for i, vs in enumerate(names):
+            for v in sorted(vs):
+                if v in seen:
+                    raise SourceError(f"{files[seen[v]]} and {files[i]}: both hold {v!r} on the same coordinates "
+                                      "(two versions of the same data?); add only one of them")
+                seen[v] = i
+        return
+    if len(split) == 1:
+        dim = split[0]
+        owner = np.concatenate([np.full(len(p.indexes[dim]), i) for i, p in enumerate(parts)])
+        values = pd.Index(np.concatenate([np.asarray(p.indexes[dim], dtype=object) for p in parts]))
+        dup = values.duplicated(keep=False)
+        if dup.any():
+            first = int(np.flatnonzero(dup)[0])
+            same = np.flatnonzero(values == values[first])
+            a, b = sorted({int(owner[i]) for i in same})[:2] if len({int(owner[i]) for i in same}) > 1 else \
+                (int(owner[same[0]]), int(owner[same[0]]))
+            if a != b and not names[a] & names[b]:
+                return  # different variables at the same coordinates: merged, not overlapping
+            where = f"{files[a]} and {files[b]}" if a != b else f"{files[a]}"
+            raise SourceError(f"{where}: {dim} {values[first]} occurs more than once (two versions of the same "
+                              "data?); add only one of them")
+        return
+    if len(parts) > PAIRWISE_MAX_FILES:
+        return
+    sets = [[set(np.asarray(p.indexes[d], dtype=object).tolist()) for d in split] for p in parts]
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            if names[i] & names[j] and all(sets[i][k] & sets[j][k] for k in range(len(split))):
+                raise SourceError(f"{files[i]} and {files[j]}: both hold the same {'/'.join(map(str, split))} "
+                                  "cells (two versions of the same data?); add only one of them")
+
+
 def combine_netcdf_parts(parts: Sequence[xr.Dataset], files: Sequence[str]) -> xr.Dataset:
-    """Combine per-file datasets along their coordinates (per-file CF time units decoded first)."""
+    """Combine per-file datasets along their coordinates (per-file CF time units decoded first);
+    files holding the same coordinate values are refused (:func:`check_overlaps`)."""
     if len(parts) == 1:
         return parts[0]
+    check_overlaps(parts, files)
     try:
         combined = xr.combine_by_coords(list(parts), data_vars="minimal", coords="minimal", compat="override",
                                         join="outer", combine_attrs="override")
@@ -94,6 +153,41 @@ def open_netcdf(files: Sequence[str], *, chunks: Any = None, storage_options: di
     """Open one or many NetCDF files lazily (dask-backed) and combine them by coordinates."""
     parts = open_netcdf_parts(files, chunks=chunks, storage_options=storage_options, threads=threads,
                               progress=progress, **kwargs)
+    return combine_netcdf_parts(parts, files)
+
+
+#: cfgrib options geoshelf always uses: no ``.idx`` index file is written beside the source (a reader
+#: writes nothing; the messages are indexed in memory at each open), step decoded as a timedelta.
+GRIB_BACKEND_KWARGS: dict[str, Any] = {"indexpath": ""}
+
+
+def open_grib_file(path: str, *, chunks: Any = None, **kwargs: Any) -> xr.Dataset:
+    """Open one GRIB file lazily with cfgrib (ecCodes from wheels); an error names the file."""
+    import pyproj  # noqa: F401 - must be loaded before ecCodes: eckit's libraries break PROJ's database otherwise
+
+    if is_url(path):
+        raise SourceError(f"{path}: GRIB files are read from a local or shared file system only")
+    backend_kwargs = {**dict(kwargs.pop("backend_kwargs", None) or {}), **GRIB_BACKEND_KWARGS}
+    kwargs.pop("engine", None)
+    kwargs.setdefault("decode_timedelta", True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return xr.open_dataset(path, engine="cfgrib", chunks=chunks, backend_kwargs=backend_kwargs, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - cfgrib/ecCodes raise anything on odd input
+        text = " ".join(str(exc).split())
+        if "multiple values for" in text or "filter_by_keys" in text:
+            raise SourceError(f"{path}: the GRIB messages do not form one hypercube ({text[:160]}); split the file "
+                              "by type of level or parameter (e.g. grib_copy -w typeOfLevel=...) and add each part "
+                              "as its own entry") from None
+        raise SourceError(f"{path}: cannot open as GRIB: {text[:300]}") from None
+
+
+def open_grib(files: Sequence[str], *, chunks: Any = None, **kwargs: Any) -> xr.Dataset:
+    """Open one or many GRIB files lazily and combine them by coordinates."""
+    chunks = {} if chunks is None else chunks
+    kwargs = {k: v for k, v in kwargs.items() if k not in _COMBINE_KWARGS}
+    parts = [open_grib_file(f, chunks=chunks, **kwargs) for f in files]
     return combine_netcdf_parts(parts, files)
 
 
@@ -150,6 +244,8 @@ def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
         raise SourceError("the entry has no source files")
     if fmt == "netcdf":
         return open_netcdf(files, chunks=chunks, storage_options=storage_options, progress=progress, **kwargs)
+    if fmt == "grib":
+        return open_grib(files, chunks=chunks, **kwargs)
     if fmt == "geotiff":
         return open_geotiff(files, chunks=chunks, storage_options=storage_options, progress=progress, **kwargs)
     if fmt in ("csv", "parquet"):

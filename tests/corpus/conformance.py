@@ -1,0 +1,235 @@
+"""The conformance run over the real-data corpus: one file, every step a user takes.
+
+For one corpus file: ``add`` it to a fresh catalog, open it with ``to_dask()`` and compare
+with xarray / rioxarray / cfgrib opening the file directly; then for every target convert,
+reopen the representation and compare values, coordinates and CF attributes with the direct
+open; ``lint`` the catalog afterwards; the source directory must be unchanged (no index or
+sidecar files written beside the data).  Each cell is ``ok``, ``refused: <message>`` (a
+:class:`GeoshelfError`: one line) or ``FAIL: <what went wrong>``.
+
+Used by tests/corpus/test_conformance.py (per file, against the manifest's ``expect``) and by
+scripts/conformance.py (the whole table, written to docs/conformance.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGETS = ("zarr", "references", "cog", "parquet")
+STEPS = ("add", "open", *TARGETS, "lint")
+CF_ATTRS = ("units", "standard_name", "long_name", "calendar")
+#: Entries built from several corpus files (a collection split per time step).
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def corpus_root() -> Path:
+    return Path(os.environ.get("GEOSHELF_CORPUS") or Path.home() / ".cache" / "geoshelf" / "corpus").expanduser()
+
+
+def load_manifest() -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load((ROOT / "tests" / "corpus" / "manifest.yaml").read_text())
+
+
+def direct_open(paths: list[str], kind: str) -> Any:
+    """The file(s) opened the way a user would without geoshelf (the reference)."""
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "geotiff":
+            import rioxarray
+
+            return rioxarray.open_rasterio(paths[0])
+        if kind == "grib":
+            import pyproj  # noqa: F401 - before ecCodes (see geoshelf.load.grib)
+
+            return xr.open_dataset(paths[0], engine="cfgrib", backend_kwargs={"indexpath": ""}, decode_timedelta=True)
+        if len(paths) > 1:
+            return xr.open_mfdataset(paths, combine="by_coords", data_vars="minimal", coords="minimal",
+                                     compat="override")
+        return xr.open_dataset(paths[0], decode_timedelta=True)
+
+
+def _as_ds(obj: Any) -> Any:
+    import xarray as xr
+
+    if isinstance(obj, xr.DataArray):
+        return obj.to_dataset(name=obj.name or "band_data")
+    return obj
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a.astype("f8"), b.astype("f8"), equal_nan=True))
+    if a.dtype.kind == "M" and b.dtype.kind == "M":
+        return bool(np.array_equal(a.astype("M8[ns]"), b.astype("M8[ns]"), equal_nan=True))
+    if a.dtype.kind == "m" and b.dtype.kind == "m":
+        return bool(np.array_equal(a.astype("m8[ns]"), b.astype("m8[ns]"), equal_nan=True))
+    try:
+        return bool(np.array_equal(a, b))
+    except TypeError:
+        return a.tolist() == b.tolist()
+
+
+def compare(ref: Any, got: Any, *, what: str, raster: bool = False) -> str | None:
+    """None when ``got`` holds the reference's variables, coordinates, values and CF attributes."""
+    ref, got = _as_ds(ref), _as_ds(got)
+    if raster and set(got.data_vars) != set(ref.data_vars) and len(got.data_vars) == len(ref.data_vars) == 1:
+        got = got.rename({next(iter(got.data_vars)): next(iter(ref.data_vars))})
+    for name in ref.variables:
+        if name == "spatial_ref":
+            continue
+        if name not in got.variables:
+            return f"{what}: {name!r} is missing"
+        a, b = ref[name], got[name]
+        if a.dims != b.dims:
+            return f"{what}: {name!r} has dims {b.dims}, expected {a.dims}"
+        if not _equal(np.asarray(a.values), np.asarray(b.values)):
+            return f"{what}: values of {name!r} differ"
+        for key in CF_ATTRS:
+            if key in a.attrs and str(a.attrs.get(key)) != str(b.attrs.get(key)):
+                return f"{what}: attribute {key!r} of {name!r} is {b.attrs.get(key)!r}, expected {a.attrs.get(key)!r}"
+    return None
+
+
+def compare_cog(ref: Any, got: Any, variable: str) -> str | None:
+    """A NetCDF->COG representation (time, y, x float32 north-up) against the source variable."""
+    src = _as_ds(ref)[variable]
+    extra = [d for d in src.dims if d not in ("time",) and d not in src.dims[-2:]]
+    if extra:
+        return None  # a level was chosen: compared by the target's own validation
+    if "time" not in src.dims:
+        src = src.expand_dims(time=[np.datetime64("NaT")])
+    ydim = src.dims[-2]
+    a = src.astype("float32").values
+    if src[ydim].size > 1 and src[ydim].values[0] < src[ydim].values[-1]:
+        a = a[:, ::-1]
+    b = np.asarray(got.values)
+    if not _equal(a, b):
+        return f"cog: values of {variable!r} differ"
+    return None
+
+
+def _tree(path: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*")}
+
+
+def run_file(paths: list[str], kind: str, name: str, work: Path, targets: tuple[str, ...] = TARGETS,
+             options: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """Every step for one corpus file (or collection); returns step -> outcome."""
+    import xarray as xr
+
+    from geoshelf.catalog import Catalog, add_entry
+    from geoshelf.catalog.lint import lint
+    from geoshelf.convert import convert_entry
+    from geoshelf.errors import GeoshelfError
+    from geoshelf.load import open_entry
+    from geoshelf.scan import scan
+
+    src_dir = work / "data"
+    src_dir.mkdir(parents=True)
+    local = []
+    for p in paths:
+        dst = src_dir / Path(p).name
+        shutil.copyfile(p, dst)
+        local.append(str(dst))
+    before = _tree(src_dir)
+    cat_path = work / "catalog.yaml"
+    out: dict[str, str] = {}
+
+    def attempt(step: str, fn: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = fn()
+            out[step] = "ok"
+            return result
+        except GeoshelfError as exc:
+            msg = str(exc)
+            out[step] = "FAIL: multi-line refusal: " + msg if "\n" in msg else "refused: " + msg
+        except Exception as exc:  # noqa: BLE001 - a crash is the finding
+            tb = traceback.extract_tb(exc.__traceback__)[-1]
+            out[step] = (f"FAIL: {type(exc).__name__}: {' '.join(str(exc).split())[:200]} "
+                         f"({Path(tb.filename).name}:{tb.lineno})")
+        return None
+
+    entry = attempt("add", lambda: scan(local, name, catalog_dir=str(work)))
+    if entry is None:
+        for step in STEPS[1:]:
+            out[step] = "-"
+        return out
+    add_entry(cat_path, entry)
+    try:
+        ref = direct_open(local, kind)
+    except Exception as exc:  # noqa: BLE001
+        out["open"] = f"FAIL: the reference reader cannot open it: {exc}"
+        ref = None
+
+    def check_open() -> None:
+        got = Catalog(cat_path)[name].to_dask()
+        problem = compare(ref, got, what="to_dask()", raster=kind == "geotiff")
+        if problem:
+            raise AssertionError(problem)
+
+    if ref is not None:
+        attempt("open", check_open)
+    for target in targets:
+        opts = dict((options or {}).get(target, {}))
+
+        def convert_and_check(target: str = target, opts: dict[str, Any] = opts) -> None:
+            e = Catalog(cat_path)[name]
+            convert_entry(e, target, catalog_path=cat_path, output=str(work / "shelf" / f"{name}.{target}"), **opts)
+            e = Catalog(cat_path)[name]
+            got = open_entry(e, representation=target)
+            if ref is None:
+                return
+            if target == "cog" and kind != "geotiff":
+                variable = e.representation("cog").provenance.parameters.get("variable")
+                problem = compare_cog(ref, got, variable)
+            else:
+                problem = compare(ref, got, what=target, raster=kind == "geotiff")
+            if problem:
+                raise AssertionError(problem)
+
+        attempt(target, convert_and_check)
+    problems = [p for p in lint(cat_path) if p.level == "error"]
+    out["lint"] = "ok" if not problems else f"FAIL: lint: {problems[0]}"
+    after = _tree(src_dir)
+    if after != before:
+        changed = sorted(set(after) ^ set(before)) or sorted(k for k in after if after[k] != before.get(k))
+        out["lint"] = f"FAIL: the source directory changed: {', '.join(changed)[:200]}"
+    xr.set_options(file_cache_maxsize=128)
+    return out
+
+
+WAY_OUT = re.compile(r"--to (\w+)")
+
+
+def ways_out(row: dict[str, str]) -> list[str]:
+    """Problems with the refusals of one row: a refusal that names a target that refuses too."""
+    bad = []
+    for step, cell in row.items():
+        if not cell.startswith("refused"):
+            continue
+        for target in WAY_OUT.findall(cell):
+            if target in row and target != step and not row[target].startswith("ok"):
+                bad.append(f"{step}: names --to {target}, which is {row[target].split(':')[0]}")
+    return bad
+
+
+def run_in_tmp(paths: list[str], kind: str, name: str, **kw: Any) -> dict[str, str]:
+    with tempfile.TemporaryDirectory(prefix="geoshelf-conformance-") as tmp:
+        return run_file(paths, kind, name, Path(tmp), **kw)
