@@ -167,6 +167,19 @@ def describe_table(df: Any) -> dict[str, Any]:
     return out
 
 
+def _netcdf_groups(path: str) -> list[str]:
+    """Names of the top-level groups of a NetCDF4 file (none for NetCDF3 or on any error)."""
+    from .load.locks import HDF5_LOCK
+
+    try:
+        import netCDF4
+
+        with HDF5_LOCK, netCDF4.Dataset(path) as nc:
+            return sorted(nc.groups)
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return []
+
+
 def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
          tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None,
          progress: Callable[[int, int], None] | None = None, **fields: Any) -> Entry:
@@ -224,6 +237,11 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         args["storage_options"] = dict(stored_options)
     obj = open_original(files, fmt, storage_options=storage_options, progress=progress)
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
+    if fmt == "netcdf" and not meta.get("variables"):
+        groups = _netcdf_groups(files[0]) if not is_url(files[0]) else []
+        where = f" (its data is in groups: {', '.join(groups)})" if groups else ""
+        raise SourceError(f"{files[0]}: no data variables in the root group{where}; geoshelf catalogs the root group "
+                          "only: extract a group first, e.g. xarray.open_dataset(path, group=NAME).to_netcdf(...)")
     stats = stat_files(files, storage_options)
     if isinstance(urlpath, list):
         stored_urlpath: str | list[str] = [relativize(u, catalog_dir) for u in urlpath]

@@ -58,7 +58,7 @@ def direct_open(paths: list[str], kind: str) -> Any:
         if len(paths) > 1:
             return xr.open_mfdataset(paths, combine="by_coords", data_vars="minimal", coords="minimal",
                                      compat="override")
-        return xr.open_dataset(paths[0], decode_timedelta=True)
+        return xr.open_dataset(paths[0])
 
 
 def _as_ds(obj: Any) -> Any:

@@ -144,7 +144,7 @@ def raster_fields(ds: Any, options: dict[str, Any], where: str, entry_crs: str |
         da = _pick(da, dim, value, where)
     da = da.drop_vars([c for c in da.coords if c not in da.dims and c not in (tdim,)])
     if tdim is None:
-        da = da.expand_dims(time=[np.datetime64("NaT")])
+        da = da.expand_dims(time=np.array(["NaT"], dtype="datetime64[ns]"))
     elif tdim != "time":
         da = da.rename({tdim: "time"})
     da = da.transpose("time", ydim, xdim)

@@ -123,10 +123,14 @@ def _runs(positions: np.ndarray) -> tuple[Run, ...]:
 
 def _positions(part: xr.Dataset, combined: xr.Dataset, dim: str, path: str) -> np.ndarray:
     n = part.sizes[dim]
+    if dim in combined.indexes and dim in part.indexes and part.indexes[dim].equals(combined.indexes[dim]):
+        return np.arange(n)  # the whole dimension (a single file's index may repeat values)
     if dim not in combined.indexes or dim not in part.indexes:
         if n != combined.sizes[dim]:
             raise SourceError(f"{path}: dimension {dim!r} has {n} elements, the collection {combined.sizes[dim]}")
         return np.arange(n)
+    if not combined.indexes[dim].is_unique:
+        raise SourceError(f"{path}: {dim} repeats values; a collection cannot be located by them")
     where = combined.indexes[dim].get_indexer(part.indexes[dim])
     if (where < 0).any():
         bad = part[dim].values[int(np.flatnonzero(where < 0)[0])]

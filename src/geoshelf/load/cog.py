@@ -24,7 +24,7 @@ def open_cog_representation(entry: Entry, rep: Representation, chunks: Any = Non
     for f in files:
         da = open_geotiff([f], chunks=chunks, masked=True, **kwargs).squeeze("band", drop=True)
         stamp = Path(f).stem.rsplit("_", 1)[-1]
-        t = np.datetime64("NaT") if stamp == "none" else np.datetime64(
+        t = np.datetime64("NaT", "ns") if stamp == "none" else np.datetime64(
             f"{stamp[:13]}:{stamp[13:15]}:{stamp[15:17]}" if len(stamp) >= 17 else stamp)
         arrays.append(da.expand_dims(time=[t]))
     return xr.concat(arrays, dim="time")
