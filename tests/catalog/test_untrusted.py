@@ -148,7 +148,7 @@ def test_user_paths_still_expand_home(tmp_path: Path, monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize("kwargs, rule", [
     ({"engine": "netcdf4", "mode": "w"}, "option 'mode' is not allowed"),
-    ({"backend_kwargs": {"mode": "w"}}, "option 'backend_kwargs' is not allowed"),
+    ({"backend_kwargs": {"mode": "w"}}, "option 'backend_kwargs' has a value not allowed"),
     ({"engine": "netcdf4", "persist": True}, "option 'persist' is not allowed"),
     ({"engine": "my.module.Backend"}, "option 'engine' has a value not allowed"),
     ({"decode_times": "yes please"}, "option 'decode_times' has a value not allowed"),

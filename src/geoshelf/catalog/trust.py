@@ -72,7 +72,9 @@ _CACHE_TYPES = _one_of("none", "bytes", "readahead", "first", "blockcache", "bac
 
 #: xarray.open_dataset / open_zarr / open_mfdataset read and decode options (NetCDF and Zarr entries).
 XARRAY_OPTIONS: dict[str, Check] = {
-    "engine": _one_of("netcdf4", "h5netcdf", "scipy", "zarr"),
+    "engine": _one_of("netcdf4", "h5netcdf", "scipy", "zarr", "cfgrib"),
+    # cfgrib's only: "no index file" (an indexpath from a catalog would write files where it says)
+    "backend_kwargs": lambda v: v == {"indexpath": ""},
     "chunks": _chunks,
     "cache": _bool,
     "decode_cf": _bool,
