@@ -239,9 +239,10 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
     if fmt == "netcdf" and not meta.get("variables"):
         groups = _netcdf_groups(files[0]) if not is_url(files[0]) else []
-        where = f" (its data is in groups: {', '.join(groups)})" if groups else ""
-        raise SourceError(f"{files[0]}: no data variables in the root group{where}; geoshelf catalogs the root group "
-                          "only: extract a group first, e.g. xarray.open_dataset(path, group=NAME).to_netcdf(...)")
+        if groups:
+            raise SourceError(f"{files[0]}: no data variables in the root group (its data is in groups: "
+                              f"{', '.join(groups)}); geoshelf catalogs the root group only: extract a group first, "
+                              "e.g. xarray.open_dataset(path, group=NAME).to_netcdf(...)")
     stats = stat_files(files, storage_options)
     if isinstance(urlpath, list):
         stored_urlpath: str | list[str] = [relativize(u, catalog_dir) for u in urlpath]
