@@ -120,7 +120,11 @@ def test_several_steps_per_file_with_own_units(tmp_path: Path) -> None:
     rep = convert("t2m", "references", catalog=cat, store="json")
     assert rep.provenance.validation == "metadata" and rep.provenance.parameters["validate"] == "full"
     got = Catalog(cat).t2m.to_dask(representation="references").load()
-    xr.testing.assert_equal(got, xr.open_mfdataset([str(f) for f in files], combine="by_coords").load())
+    parts = []
+    for f in files:  # h5netcdf: netCDF4's own libhdf5 beside h5py's aborts this process at exit (old main too)
+        with xr.open_dataset(f, engine="h5netcdf") as part:
+            parts.append(part.load())
+    xr.testing.assert_equal(got, xr.concat(parts, "time"))
     assert got.sizes["time"] == 12
     refs = _refs(files)  # a chunk of the second file's second half pointed at its first half
     refs["refs"]["t2m/3.0.0"] = refs["refs"]["t2m/2.0.0"]
