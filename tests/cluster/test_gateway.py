@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,10 +62,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                             cwd=root, stdout=log, stderr=subprocess.STDOUT)
     address = f"http://127.0.0.1:{proxy}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", proxy)) == 0:
-                break
+    while time.monotonic() < deadline:  # the proxy listens before the API behind it answers: ask the API
+        try:
+            with urllib.request.urlopen(f"{address}/api/health", timeout=5) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
         if proc.poll() is not None:
             pytest.fail(f"dask-gateway-server exited: {(root / 'server.log').read_text()[-2000:]}")
         time.sleep(0.2)
