@@ -14,6 +14,7 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
+from ..atomic import replace_directory
 from ..catalog import Catalog
 from ..errors import GeoshelfError
 from . import pages
@@ -62,13 +63,7 @@ def write_site(cat: Catalog, out: str | os.PathLike[str]) -> tuple[Path, int, li
             html = pages.entry_page(name, entry, inner, quicklook=look, variables_dims=dims, time_values=times[:1])
             (partial / "entry" / f"{_fname(name)}.html").write_text(html, encoding="utf-8")
         (partial / MARKER).write_text("written by geoshelf html\n")
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.rename(target, old)
-        os.rename(partial, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_directory(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -22,6 +22,7 @@ from typing import Any
 
 import pystac
 
+from ..atomic import replace_directory
 from ..catalog import Catalog, Entry
 from ..catalog.paths import is_url
 from ..errors import GeoshelfError
@@ -335,13 +336,7 @@ def export_stac(cat: Catalog, out: str | os.PathLike[str]) -> ExportSummary:
     try:
         tree.normalize_hrefs(str(partial))
         tree.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(partial))
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.rename(target, old)
-        os.rename(partial, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_directory(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
