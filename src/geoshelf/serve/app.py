@@ -14,7 +14,8 @@ Routes::
     /stac, /stac/conformance, /stac/collections[/ID[/items[/ID]]], /stac/search (GET, POST)
 
 Bound to 127.0.0.1 unless told otherwise.  Nothing is served but the catalog, the fresh
-representations and the source files the entries name (see :mod:`geoshelf.serve.shelf`).
+representations and the source files the entries name (see :mod:`geoshelf.serve.shelf`), and of
+those only the files inside the served roots (:mod:`geoshelf.serve.roots`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import threading
 import traceback
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,6 +40,7 @@ from ..errors import GeoshelfError
 from . import pages
 from .fields import pick_field, time_labels, variable_dims
 from .maps import quicklook_png
+from .roots import served_roots
 from .shelf import Shelf
 from .stacapi import StacAPI
 
@@ -56,8 +58,8 @@ class GeoshelfServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, catalog_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0,
-                 *, quiet: bool = False) -> None:
-        self.shelf = Shelf(catalog_path)
+                 *, quiet: bool = False, roots: Iterable[str | os.PathLike[str]] = ()) -> None:
+        self.shelf = Shelf(catalog_path, roots=served_roots(catalog_path, roots))
         self.shelf.catalog()  # a bad catalog fails now, in one line, not at the first request
         self.stac = StacAPI(self.shelf)
         self.quiet = quiet
@@ -78,6 +80,8 @@ class GeoshelfServer(ThreadingHTTPServer):
                 self._looks.move_to_end(key)
                 return self._looks[key]
         entry = self.shelf.entries()[name]
+        if not self.shelf.confined(name):  # its files lie outside the served roots: not read for anyone
+            raise _NotFound
         field, _label = pick_field(entry, variable, index)
         png = quicklook_png(field)
         with self._looks_lock:
@@ -267,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         look = None
         dims: dict[str, list[str]] = {}
         times: list[str] = []
-        if entry.format not in ("csv", "parquet") and entry.variables:
+        if entry.format not in ("csv", "parquet") and entry.variables and shelf.confined(name):
             try:
                 dims = variable_dims(entry)
                 times = time_labels(entry)
@@ -322,10 +326,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._file(local, ctype)
 
 
-def serve(catalog_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+def serve(catalog_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8000,
+          roots: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Serve until interrupted (Ctrl-C); ``roots``: directories to publish besides the default served roots."""
     try:
-        server = GeoshelfServer(catalog_path, host, port)
+        server = GeoshelfServer(catalog_path, host, port, roots=roots)
     except OSError as exc:
         raise GeoshelfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     print(f"serving {Path(catalog_path)} at {server.url}/ (STAC API at {server.url}/stac; Ctrl-C to stop)",

@@ -20,7 +20,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from ..errors import GeoshelfError
 
         raise GeoshelfError(f"--port {args.port} is not a port number (0..65535)")
-    serve(_catalog_path(args), args.host, args.port)
+    serve(_catalog_path(args), args.host, args.port, roots=args.root or ())
     return 0
 
 
@@ -40,6 +40,9 @@ def add_serve_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     sv = sub.add_parser("serve", parents=[common], help="serve the catalog read-only over HTTP (pages, STAC API, files)")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sv.add_argument("--root", action="append", metavar="DIR",
+                    help="also publish files under DIR (repeatable; default: only the catalog's directory, the "
+                         "shelf root and serve.roots of your config)")
     sv.set_defaults(func=cmd_serve)
     ht = sub.add_parser("html", parents=[common], help="write the catalog's pages as a static site")
     ht.add_argument("out", metavar="OUT", help="output directory (new, empty, or an earlier site)")

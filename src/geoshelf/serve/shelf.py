@@ -3,7 +3,9 @@
 Served: the catalog (rewritten so that every path is one of the server's URLs), the files of fresh
 representations (Zarr stores, reference JSON rewritten to point at the server, COG files), and the
 source files the entries name.  Nothing else: every request path is mapped back to one of those
-files by name, resolved, and checked to lie inside what that entry publishes.
+files by name, resolved, and checked to lie inside what that entry publishes and inside the served
+roots (:mod:`geoshelf.serve.roots`: the catalog's directory, the shelf root, the user's
+``serve.roots``), so a shared catalog naming ``/home/someone/private.nc`` publishes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from ..catalog import Catalog, Entry
 from ..catalog.paths import common_root, is_url
 from ..errors import GeoshelfError
+from .roots import Roots, served_roots
 
 #: Representation kinds whose files a client can open over HTTP with the loader as it is.
 SERVED_KINDS: tuple[str, ...] = ("zarr", "references")
@@ -33,6 +36,8 @@ class Published:
     sources: dict[str, str]
     #: kind -> local root (a directory, or the reference JSON file)
     representations: dict[str, str]
+    #: local files or representations the entry names outside the served roots (not served)
+    refused: tuple[str, ...] = ()
 
 
 def _quote(rel: str) -> str:
@@ -42,8 +47,10 @@ def _quote(rel: str) -> str:
 class Shelf:
     """A catalog as a server sees it; re-read when the file changes."""
 
-    def __init__(self, catalog_path: str | os.PathLike[str]) -> None:
+    def __init__(self, catalog_path: str | os.PathLike[str], *, roots: Roots | None = None) -> None:
         self.path = Path(catalog_path).absolute()
+        #: where served files may lie (default: :func:`~geoshelf.serve.roots.served_roots` of the catalog)
+        self.roots = roots if roots is not None else served_roots(self.path)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._cat: Catalog | None = None
@@ -76,6 +83,10 @@ class Shelf:
             files = [f for f in entry.source_files() if not is_url(f)]
         except GeoshelfError:
             files = []
+        refused = [f for f in files if not self.roots.allows(f)]
+        for f in refused:
+            self.roots.refuse(f, f"source file of {name!r}")
+        files = [f for f in files if f not in refused]
         root = common_root(files) if files else ""
         sources = {f[len(root):]: f for f in files}
         reps: dict[str, str] = {}
@@ -89,15 +100,31 @@ class Shelf:
             local = entry.resolve(rep.path)
             if is_url(local) or not os.path.exists(local) or is_stale(entry, rep):
                 continue
+            if not self.roots.allows(local):
+                self.roots.refuse(local, f"{rep.kind} representation of {name!r}")
+                refused.append(local)
+                continue
             reps[rep.kind] = local
-        pub = Published(name=name, entry=entry, sources=sources, representations=reps)
+        pub = Published(name=name, entry=entry, sources=sources, representations=reps, refused=tuple(refused))
         with self._lock:
             self._published[name] = pub
         return pub
 
+    def confined(self, name: str) -> bool:
+        """True when every local file entry ``name`` names lies inside the served roots (its pages may
+        then read its data for quicklooks and variable lists)."""
+        return not self.published(name).refused
+
     # -- files ------------------------------------------------------------------------------------
     def local_file(self, name: str, kind: str, rel: str) -> str | None:
         """The local file behind ``/data/NAME/KIND/REL``, or None when it is not published."""
+        target = self._local_file(name, kind, rel)
+        if target is not None and not self.roots.allows(target):  # e.g. a source file that is a symlink out
+            self.roots.refuse(target, f"file of {name!r}")
+            return None
+        return target
+
+    def _local_file(self, name: str, kind: str, rel: str) -> str | None:
         try:
             pub = self.published(name)
         except KeyError:
@@ -174,6 +201,7 @@ class Shelf:
     def served_catalog(self, base_url: str) -> dict[str, Any]:
         """The whole catalog, flattened (included catalogs' entries under their qualified names)."""
         cat = self.catalog()
-        sources = {name.replace(".", "__"): self.served_source(name, base_url) for name in self.entries()}
+        sources = {name.replace(".", "__"): self.served_source(name, base_url) for name in self.entries()
+                   if not (self.published(name).refused and not self.published(name).sources)}
         return {"description": cat.description or f"served by geoshelf from {cat.path.name}",
                 "metadata": {"version": 1, "served_from": cat.name}, "sources": sources}
