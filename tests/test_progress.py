@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from geoshelf.progress import Progress
+from geoshelf.progress import Progress, steps
 
 
 def test_progress_logs_lines_when_not_a_terminal() -> None:
@@ -27,3 +27,30 @@ def test_progress_logs_each_tenth_without_waiting_for_the_interval() -> None:
         p.update(done, 0, 2)
     lines = out.getvalue().splitlines()
     assert [ln.split(": ")[1].split(" ")[0] for ln in lines] == ["1/1000"] + [f"{k}00/1000" for k in range(1, 11)]
+
+
+def test_steps_of_one_phase_log_files_done_without_campaign_counts() -> None:
+    out = io.StringIO()
+    with steps("sst", 20, label="indexing", stream=out, tty=False, interval=3600) as advance:
+        for _ in range(20):
+            advance(1)
+    lines = out.getvalue().splitlines()
+    assert [ln.split(": ")[1].split(" ")[0] for ln in lines] == ["1/20"] + [f"{k}/20" for k in range(2, 21, 2)]
+    assert lines[-1].startswith("indexing sst: 20/20 done, ") and " files/s, eta " in lines[-1]
+    assert "failed" not in out.getvalue() and "running" not in out.getvalue()
+
+
+def test_steps_below_the_minimum_show_nothing() -> None:
+    out = io.StringIO()
+    with steps("sst", 5, label="indexing", minimum=50, stream=out, tty=False) as advance:
+        for _ in range(5):
+            advance(1)
+    assert out.getvalue() == ""
+
+
+def test_steps_on_a_terminal_draw_a_bar() -> None:
+    out = io.StringIO()
+    with steps("sst", 4, label="reading", stream=out, tty=True) as advance:
+        for _ in range(4):
+            advance(1)
+    assert "reading sst" in out.getvalue() and "4/4" in out.getvalue()

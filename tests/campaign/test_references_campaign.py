@@ -28,11 +28,13 @@ def test_many_refs_spreads_files_over_the_workers(sst_archive: list[Path], clien
     from distributed import get_task_stream
 
     files = [str(f) for f in sst_archive]
+    indexed: list[int] = []
     with get_task_stream(client) as ts:
-        refs = many_refs(files)
+        refs = many_refs(files, progress=indexed.append)
     assert refs == [single_refs(f) for f in files]  # same references, same order
     tasks = [t for t in ts.data if t["key"].startswith("_refs_batch")]
     assert len(tasks) >= 2 and len({t["worker"] for t in tasks}) == 2
+    assert len(indexed) == len(tasks) and sum(indexed) == len(files)  # progress as each batch of files comes back
 
 
 def test_inside_a_worker_task_references_stay_sequential(sst_archive: list[Path], client) -> None:  # type: ignore[no-untyped-def]

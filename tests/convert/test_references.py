@@ -132,3 +132,28 @@ def test_batched_attribute_indexer_gives_kerchunks_references(data_copy: dict[st
     for f in (data_copy["sst"][0], data_copy["air"][0]):
         stock = SingleHdf5ToZarr(str(f), inline_threshold=300).translate()
         assert json.dumps(single_refs(str(f))) == json.dumps(stock)  # same keys, order and bytes
+
+
+def test_a_conversion_of_many_files_shows_progress_per_file(catalog_path: Path, data_copy: dict[str, list[Path]],
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a terminal (a batch job's log): a line at every tenth of the files indexed, then of the files read."""
+    from geoshelf.convert import references
+
+    n = len(data_copy["sst"])
+    monkeypatch.setattr(references, "PROGRESS_MIN_FILES", n)  # the tiny demo has fewer files than the real minimum
+    convert("sst", "references", catalog=catalog_path, store="json")
+    lines = capsys.readouterr().err.splitlines()
+    for phase in ("indexing", "reading"):
+        mine = [ln for ln in lines if ln.startswith(f"{phase} sst: ")]
+        assert [ln.split(": ")[1].split(" ")[0] for ln in mine] == [f"{k}/{n}" for k in range(1, n + 1)], lines
+        assert mine[-1].startswith(f"{phase} sst: {n}/{n} done, ") and " files/s, eta " in mine[-1]
+    assert lines.index(f"{[ln for ln in lines if ln.startswith('indexing')][-1]}") < \
+        lines.index([ln for ln in lines if ln.startswith("reading")][0])  # indexing first, then reading
+
+
+def test_a_conversion_of_few_files_is_quiet(catalog_path: Path, data_copy: dict[str, list[Path]],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    convert("sst", "references", catalog=catalog_path, store="json")
+    err = capsys.readouterr().err
+    assert "indexing" not in err and "reading" not in err

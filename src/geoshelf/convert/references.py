@@ -23,7 +23,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ..load.formats import sniff
 from ..load.locks import hdf5_locked
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.references import open_references_representation
+from ..progress import steps
 from .base import Appended, Converter, Option, Plan, Validation, dask_client
 from .refcheck import check_references, stored_values
 from .sources import SourceFile, read_sources
@@ -45,6 +46,8 @@ from .validate import compare_datasets, compare_file_samples
 SAMPLE_FILES = 16
 
 PARQUET_ABOVE_FILES = 200
+#: Conversions of fewer files are quick: no progress shown.
+PROGRESS_MIN_FILES = 50
 _ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "units", "calendar")
 
 
@@ -96,25 +99,41 @@ def _refs_batch(paths: list[str]) -> list[dict[str, Any]]:
     return [single_refs(p) for p in paths]
 
 
-def many_refs(paths: list[str], *, tasks_per_thread: int = 4) -> list[dict[str, Any]]:
-    """kerchunk references of each file, in order.
+def many_refs(paths: list[str], *, tasks_per_thread: int = 4,
+              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """kerchunk references of each file, in order; ``progress(n)`` is called as ``n`` more files are indexed.
 
     With a dask.distributed Client active (a campaign driving this conversion from the client,
     or a user's own Client) the files are indexed on the workers, a few files per task
     (about ``tasks_per_thread`` tasks per worker thread); otherwise one after the other here.
     """
+    advance = progress or _quiet
     client = dask_client() if len(paths) > 1 else None
     if client is None:
-        return [single_refs(p) for p in paths]
+        out = []
+        for p in paths:
+            out.append(single_refs(p))
+            advance(1)
+        return out
+    from distributed import as_completed
+
     threads = sum(client.nthreads().values()) or 1
     size = max(1, math.ceil(len(paths) / (threads * tasks_per_thread)))
     batches = [paths[i:i + size] for i in range(0, len(paths), size)]
     futures = client.map(_refs_batch, batches, pure=False)
     try:
-        return [r for batch in client.gather(futures) for r in batch]
+        done: dict[str, list[dict[str, Any]]] = {}
+        for fut, refs in as_completed(futures, with_results=True):
+            done[fut.key] = refs
+            advance(len(refs))
+        return [r for f in futures for r in done[f.key]]
     finally:
         for f in futures:
             f.release()
+
+
+def _quiet(n: int = 1) -> None:
+    """No progress shown."""
 
 
 def _meta(refs: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -233,6 +252,11 @@ class ReferencesState:
     sources: list[SourceFile] | None = None
 
 
+def _steps(what: str, plan: Plan[ReferencesState], files: list[str]) -> Any:
+    """Progress of one pass over the files (a bar on a terminal, else a line every tenth or 10 s)."""
+    return steps(plan.entry.name, len(files), label=what, unit="file", minimum=PROGRESS_MIN_FILES)
+
+
 class ReferencesConverter(Converter[ReferencesState]):
     """NetCDF4/HDF5 or NetCDF3 -> kerchunk references (JSON or Parquet store)."""
 
@@ -284,11 +308,13 @@ class ReferencesConverter(Converter[ReferencesState]):
             nc3 = next(f for f, k in kinds.items() if k == "netcdf3")
             raise ConversionError(f"{nc3}: NetCDF3 among NetCDF4 files: one virtual Zarr cannot reference both "
                                   "(different layouts and codecs); convert with --to zarr instead")
-        return many_refs(files)
+        with _steps("indexing", plan, files) as advance:
+            return many_refs(files, progress=advance)
 
     def _build(self, plan: Plan[ReferencesState], files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
         dim = plan.options["concat_dim"]
-        sources = read_sources(files, _kind(files))
+        with _steps("reading", plan, files) as advance:
+            sources = read_sources(files, _kind(files), progress=advance)
         plan.state.sources = sources  # the metadata check reads the same facts
         preflight(files, refs, dim, sources)
         identical = [n for n, (_z, a) in _meta(refs[0]).items()

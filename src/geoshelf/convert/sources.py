@@ -11,6 +11,7 @@ every chunk (keyed by chunk-grid index, as Zarr keys them).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,21 +167,34 @@ def _read_batch(paths: list[str], kind: str) -> list[SourceFile]:
     return [read_source(p, kind) for p in paths]
 
 
-def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4) -> list[SourceFile]:
+def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
+                 progress: Callable[[int], None] | None = None) -> list[SourceFile]:
     """:func:`read_source` of each file, in order: on the workers of an active dask.distributed client
-    (a few files per task), otherwise one after the other here."""
+    (a few files per task), otherwise one after the other here.  ``progress(n)``: ``n`` more files read."""
     import math
 
     from .base import dask_client
 
     client = dask_client() if len(paths) > 1 else None
     if client is None:
-        return [read_source(p, kind) for p in paths]
+        out = []
+        for p in paths:
+            out.append(read_source(p, kind))
+            if progress is not None:
+                progress(1)
+        return out
+    from distributed import as_completed
+
     threads = sum(client.nthreads().values()) or 1
     size = max(1, math.ceil(len(paths) / (threads * tasks_per_thread)))
     futures = client.map(_read_batch, [paths[i:i + size] for i in range(0, len(paths), size)], kind=kind, pure=False)
     try:
-        return [s for batch in client.gather(futures) for s in batch]
+        done: dict[str, list[SourceFile]] = {}
+        for fut, batch in as_completed(futures, with_results=True):
+            done[fut.key] = batch
+            if progress is not None:
+                progress(len(batch))
+        return [s for f in futures for s in done[f.key]]
     finally:
         for f in futures:
             f.release()
