@@ -14,6 +14,7 @@ and compares the catalog and every output with a crash-free run of the same step
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -172,8 +173,9 @@ def scenarios() -> list[Scenario]:
 
 def _child_env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEOSHELF_")}
+    # PYTHONFAULTHANDLER: a native crash (SIGSEGV, SIGABRT) prints every thread's Python stack to stderr
     env.update(GEOSHELF_CONFIG=str(root / "no-user-config.yaml"), GEOSHELF_INDEX_DIR=str(root / ".index"),
-               PYTHONWARNINGS="ignore")
+               PYTHONWARNINGS="ignore", PYTHONFAULTHANDLER="1")
     return env
 
 
@@ -261,6 +263,14 @@ def run_battery(kills: int, *, seed: int = 0, workdir: str | os.PathLike[str] | 
     return result
 
 
+def _keep_log(root: Path, name: str, run: ChildRun) -> None:
+    """The step's exit status and output, beside the workspace (kept with it when the trial fails)."""
+    with contextlib.suppress(OSError):
+        (root.parent / f"{root.name}.{name}.log").write_text(
+            f"returncode {run.returncode}, killed {run.killed} at {run.at or '-'}, {run.duration:.1f} s\n"
+            f"--- stdout\n{run.stdout[-20000:]}\n--- stderr\n{run.stderr[-20000:]}\n")
+
+
 def _trial(s: Scenario, template: Path, ref: _Reference, root: Path, rng: random.Random, result: BatteryResult,
            progress: Callable[[str], None] | None) -> None:
     """Copy the workspace, kill one step at a random point, rerun it and the rest, check the invariants."""
@@ -272,8 +282,10 @@ def _trial(s: Scenario, template: Path, ref: _Reference, root: Path, rng: random
         if r.returncode:
             problems.append(f"step before the kill failed: {r.stderr.strip()[-300:]}")
     r = _run_step(s.steps[k], root, **choose_kill(ref.runs[k], rng))
-    for step in s.steps[k:]:
+    _keep_log(root, f"step{k}-killed", r)
+    for i, step in enumerate(s.steps[k:], start=k):
         again = _run_step(step, root)
+        _keep_log(root, f"step{i}-rerun", again)
         # a rerun may refuse in one line (an `add` that was done before the kill); a traceback is a bug
         if again.returncode and "Traceback" in again.stderr:
             problems.append(f"rerun crashed: {again.stderr.strip()[-500:]}")
@@ -291,6 +303,8 @@ def _trial(s: Scenario, template: Path, ref: _Reference, root: Path, rng: random
         result.problems.append(f"{s.name} step {k} killed at {r.at or '(not killed)'}: {p}")
     if not problems:
         shutil.rmtree(root, ignore_errors=True)
+        for log in root.parent.glob(f"{root.name}.step*.log"):
+            log.unlink()
     if r.killed:
         result.kills += 1
         result.kills_at_points += "@" in r.at
