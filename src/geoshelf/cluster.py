@@ -517,7 +517,13 @@ def client(profile: str | None = None, **overrides: Any) -> Any:
 
 
 def job_script(profile: Profile) -> str | None:
-    """The job script a batch profile submits (None for local); nothing is submitted."""
+    """The job script a batch profile submits (None for local); nothing is submitted and no scheduler started.
+
+    dask-jobqueue renders it from the same keyword arguments :func:`make_cluster` gives the cluster, with
+    the scheduler's address as the run would have it: the configured ``scheduler-host`` (else the address
+    of ``interface``, else this machine's) and the configured port, else ``<port>`` (chosen when the
+    scheduler starts).  Starting a scheduler only to print its address cost seconds (a minute on a busy
+    login node) of every dry run."""
     if not profile.batch:
         return None
     settings_ = {**profile.settings, "dashboard-address": ":0"}
@@ -529,15 +535,39 @@ def job_script(profile: Profile) -> str | None:
         settings_["scheduler-host"] = "127.0.0.1"
         note = (f"# note: interface {interface!r} does not exist on this machine, so the scheduler address "
                 "below is a placeholder; run the driver where it exists\n")
-    cluster = make_cluster(Profile(kind=profile.kind, settings=settings_))
+    import dask_jobqueue
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
+    kwargs = jobqueue_kwargs(Profile(kind=profile.kind, settings=settings_))
+    sched = {**(dask.config.get(f"jobqueue.{cls.job_cls.default_config_name()}.scheduler-options", None) or {}),
+             **kwargs.pop("scheduler_options", {})}
     try:
-        script = str(cluster.job_script())
-        if note:  # after the shebang line
-            first, _, rest = script.partition("\n")
-            script = f"{first}\n{note}{rest}"
-        return script
-    finally:
-        cluster.close()
+        script = str(cls.job_cls(_scheduler_address(sched, kwargs.get("interface")), name="dummy-name",
+                                 **kwargs).job_script())
+    except (TypeError, ValueError) as exc:
+        raise ClusterError(f"{profile.kind}: cannot render the job script: {' '.join(str(exc).split())}") from None
+    if note:  # after the shebang line
+        first, _, rest = script.partition("\n")
+        script = f"{first}\n{note}{rest}"
+    return script
+
+
+def _scheduler_address(sched: Mapping[str, Any], interface: str | None) -> str:
+    """``tcp://HOST:PORT`` of the scheduler a run would start (see :func:`job_script`)."""
+    host = sched.get("host")
+    iface = sched.get("interface") or interface
+    if not host and iface:
+        import psutil
+
+        addrs = [a.address for a in psutil.net_if_addrs().get(iface, []) if a.family.name == "AF_INET"]
+        host = addrs[0] if addrs else None
+    if not host:
+        from distributed.utils import get_ip
+
+        host = get_ip()
+    port = sched.get("port") or "<port>"
+    protocol = str(sched.get("protocol") or "tcp").split(":")[0]
+    return f"{protocol}://{host}:{port}"
 
 
 @dataclass(kw_only=True)

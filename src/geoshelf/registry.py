@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Any
 from importlib.metadata import entry_points
 
 from .catalog.model import REPRESENTATION_ORDER
@@ -33,6 +34,21 @@ def target_names() -> tuple[str, ...]:
     return tuple(sorted({ep.name for ep in entry_points(group=GROUP)}, key=_order))
 
 
+def _load(ep: Any) -> type[Converter] | None:
+    """The target class of one entry point, or None (warning) when it fails to load or is not a Converter."""
+    try:
+        cls = ep.load()
+    except Exception as exc:  # noqa: BLE001 - a plugin's import error must not break geoshelf
+        warnings.warn(f"conversion target {ep.name!r} ({ep.value}) failed to load: {exc}", GeoshelfWarning,
+                      stacklevel=3)
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, Converter)):
+        warnings.warn(f"conversion target {ep.name!r} ({ep.value}) is not a geoshelf.contract.Converter "
+                      "subclass; skipped", GeoshelfWarning, stacklevel=3)
+        return None
+    return cls
+
+
 @lru_cache(maxsize=1)
 def list_targets() -> dict[str, type[Converter]]:
     """Installed targets by name, imported (a broken plugin warns and is left out)."""
@@ -40,32 +56,43 @@ def list_targets() -> dict[str, type[Converter]]:
     for ep in sorted(entry_points(group=GROUP), key=lambda e: _order(e.name)):
         if ep.name in out:
             continue  # the first distribution on the path wins, as importlib resolves modules
-        try:
-            cls = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a plugin's import error must not break geoshelf
-            warnings.warn(f"conversion target {ep.name!r} ({ep.value}) failed to load: {exc}", GeoshelfWarning,
-                          stacklevel=2)
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Converter)):
-            warnings.warn(f"conversion target {ep.name!r} ({ep.value}) is not a geoshelf.contract.Converter "
-                          "subclass; skipped", GeoshelfWarning, stacklevel=2)
-            continue
-        out[ep.name] = cls
+        cls = _one_target(ep.name) if ep.name in _one_target_loaded else _load(ep)
+        if cls is not None:
+            out[ep.name] = cls
     return out
+
+
+#: Names :func:`_one_target` has imported (so :func:`list_targets` does not warn twice about one).
+_one_target_loaded: set[str] = set()
+
+
+@lru_cache(maxsize=None)
+def _one_target(name: str) -> type[Converter] | None:
+    """The named target alone (the first entry point of that name), without importing the others."""
+    _one_target_loaded.add(name)
+    for ep in entry_points(group=GROUP):
+        if ep.name == name:
+            return _load(ep)
+    return None
 
 
 def refresh_targets() -> None:
     """Forget the discovered targets: the next call looks at the installed entry points again."""
     target_names.cache_clear()
     list_targets.cache_clear()
+    _one_target.cache_clear()
+    _one_target_loaded.clear()
 
 
 def get_target(name: str) -> Converter:
-    """An instance of the named target, or a ConversionError listing those installed."""
-    targets = list_targets()
-    if name not in targets:
-        raise ConversionError(f"unknown target {name!r} (installed targets: {', '.join(targets) or 'none'})")
-    return targets[name](name)
+    """An instance of the named target, or a ConversionError listing those installed.
+
+    Imports that target only (not every installed one: each pulls in its libraries, a second or more
+    of start-up for e.g. a campaign's dry run)."""
+    cls = list_targets().get(name) if list_targets.cache_info().currsize else _one_target(name)
+    if cls is None:
+        raise ConversionError(f"unknown target {name!r} (installed targets: {', '.join(list_targets()) or 'none'})")
+    return cls(name)
 
 
 def find_target(kind: str) -> Converter | None:

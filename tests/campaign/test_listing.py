@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import xarray as xr
 
 from geoshelf.campaign import plan_campaign, run_campaign
@@ -108,3 +110,110 @@ def test_a_campaign_runs_from_a_find_listing(tmp_path: Path, sst_archive: list[P
     assert entry.files == 4
     expected = xr.open_mfdataset([str(data / f.name) for f in sst_archive[:4]], combine="by_coords")
     xr.testing.assert_allclose(entry.to_dask(representation="zarr").sst.compute(), expected.sst.compute())
+
+
+# -- the vectorized parse (blocks of lines through numpy) against an independent reading -----------------
+
+def _expected(lines: list[str], base: Path) -> dict[str, tuple[int, int, int, str]]:
+    """name -> (count, bytes, digest, first path) computed line by line from the definition in listing.py:
+    the unit's digest is the sum of the first 16 bytes (big-endian) of each line's sha256, modulo 2**128."""
+    import hashlib
+
+    out: dict[str, list] = {}
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        path, size, _mtime = line.split("\t")
+        path = path if path.startswith("/") else os.path.normpath(os.path.join(base, path))
+        name = "obs_" + path.rsplit("/", 2)[-2]
+        g = out.setdefault(name, [0, 0, 0, path])
+        g[0] += 1
+        g[1] += int(size)
+        g[2] = (g[2] + int.from_bytes(hashlib.sha256(line.encode()).digest()[:16], "big")) % 2**128
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _grouped(listing: Path, **kw) -> dict[str, tuple[int, int, int, str]]:
+    from geoshelf.campaign.listing import group_listing
+
+    return {k: (g.count, g.bytes, g.digest, g.first)
+            for k, g in group_listing(listing, "obs_{parent}", None, ["parent"], **kw).items()}
+
+
+def _line(d: int, i: int, size: int, mtime: str) -> str:
+    return f"/gpfs/archive/obs/d{d:03d}/obs_{i:06d}.nc\t{size}\t{mtime}"
+
+
+@pytest.fixture
+def slow_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the lines that took the line-by-line path (a small block, so a listing spans several)."""
+    from geoshelf.campaign import listing
+
+    monkeypatch.setattr(listing, "BLOCK", 997)
+    seen: list[int] = []
+    original = listing._Grouper.lines
+
+    def counting(self, lines, first_no):
+        seen.append(len(lines))
+        return original(self, lines, first_no)
+
+    monkeypatch.setattr(listing._Grouper, "lines", counting)
+    return seen
+
+
+def test_vectorized_blocks_equal_the_definition_and_take_no_line_path(tmp_path: Path, slow_lines: list[int]) -> None:
+    lines = [_line(i // 7, i, 10**17 + i if i % 5 == 0 else i * 3, f"1700000000.{i:010d}" if i % 3 else "1700000000")
+             for i in range(500)]
+    lines[40] = lines[40].replace("\t0", "\t000")  # leading zeros: int() reads them
+    (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
+    got = _grouped(tmp_path / "l.tsv", keep_files=False)
+    assert got == _expected(lines, tmp_path) and len(got) == 72
+    assert slow_lines == []  # every block went through numpy
+    (tmp_path / "l.tsv").write_text("\n".join(lines))  # no newline after the last line
+    assert _grouped(tmp_path / "l.tsv", keep_files=False) == _expected(lines, tmp_path)
+
+
+def test_a_block_with_a_comment_relative_path_or_other_number_takes_the_line_path(tmp_path: Path,
+                                                                                slow_lines: list[int]) -> None:
+    lines = [_line(i // 10, i, i, f"1700000000.{i}") for i in range(300)]
+    lines[150] = "# a comment"
+    lines[200] = f"rel/d999/x.nc\t5\t1700000000"
+    lines[250] = _line(25, 250, 7, "1.7e9")  # float() takes it; the vectorized check does not
+    (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
+    assert _grouped(tmp_path / "l.tsv", keep_files=False) == _expected(lines, tmp_path)
+    assert 0 < sum(slow_lines) < len(lines)  # only the blocks holding those lines
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 10**15), st.sampled_from(["", ".5", ".0123456789"])),
+                min_size=1, max_size=120),
+       st.integers(60, 3000), st.booleans())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_order_and_block_size_give_the_definitions_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              rows, block: int, keep: bool) -> None:
+    from geoshelf.campaign import listing
+
+    monkeypatch.setattr(listing, "BLOCK", block)
+    lines = [_line(d, i, size, f"17000{i:05d}{frac}") for i, (d, size, frac) in enumerate(rows)]
+    (tmp_path / "h.tsv").write_text("\n".join(lines) + "\n")
+    assert _grouped(tmp_path / "h.tsv", keep_files=keep) == _expected(lines, tmp_path)
+    if keep:
+        files = listing.group_listing(tmp_path / "h.tsv", "obs_{parent}", None, ["parent"], keep_files=True)
+        assert sorted(f for g in files.values() for f in g.files) == sorted(ln.split("\t")[0] for ln in lines)
+
+
+@pytest.mark.parametrize(("bad", "error"), [
+    ("/a/d/b.nc\t12", "expected 3 tab-separated columns"),
+    ("/a/d/b.nc\t12\t1700000000\textra", r"expected 3 tab-separated columns \(path, size, mtime\), found 4"),
+    ("/a/d/b.nc\t1x2\t1700000000", "invalid literal"),
+    ("/a/d/b.nc\t12\t17000.000.1", "could not convert"),
+    ("\t12\t1700000000", "empty path"),
+])
+def test_a_bad_line_deep_in_a_block_is_named_with_its_number(tmp_path: Path, slow_lines: list[int], bad: str,
+                                                             error: str) -> None:
+    from geoshelf.campaign.listing import group_listing
+
+    lines = [_line(i // 10, i, i, "1700000000.5") for i in range(400)]
+    lines.insert(321, bad)
+    (tmp_path / "l.tsv").write_text("# header\n" + "\n".join(lines) + "\n")
+    with pytest.raises(CampaignError, match=f"l.tsv: line 323: {error}"):
+        group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False)
