@@ -1,24 +1,51 @@
-"""Load PROJ before ecCodes, whoever imports ecCodes.
+"""Keep ecCodes' bundled C libraries out of every other library's way.
 
-The ecCodes wheels (``eccodeslib`` + ``eckitlib``) preload every eckit library with
-``RTLD_GLOBAL``, among them a PROJ and a SQLite of their own; a pyproj (or rasterio) loaded
-afterwards binds to those and fails ("unable to set PROJ database path", "no database context")
-or crashes at exit.  xarray imports cfgrib, hence ecCodes, as soon as it lists its backends
-(any ``open_dataset``), so the order cannot be left to chance: this import hook, installed by
-``import geoshelf``, imports pyproj just before the first import of ecCodes' Python bindings.
+The ecCodes wheels (``eccodeslib`` + ``eckitlib``) are found through ``findlibs``, which preloads
+every eckit library, and with them eckit's own vendored PROJ, SQLite, libcurl and OpenSSL, with
+``RTLD_GLOBAL``.  Their symbols then take precedence for every library bound afterwards:
+
+- a pyproj (or rasterio) bound afterwards picks eckit's PROJ and fails ("unable to set PROJ
+  database path", "no database context") or crashes at exit;
+- GDAL's ``/vsicurl/`` (rasterio opening an ``http://`` GeoTIFF or COG) binds its lazily
+  resolved curl calls to eckit's libcurl while the rest of it uses its own: a segmentation fault
+  at the first HTTP read.
+
+xarray imports cfgrib, hence ecCodes, as soon as it lists its backends (any ``open_dataset``), so
+this cannot be left to chance.  ``install()`` (run by ``import geoshelf``) puts an import hook
+first on ``sys.meta_path``; when ecCodes' Python bindings are first imported it makes ``findlibs``
+preload with ``RTLD_LOCAL`` instead: a library that names eckit as a dependency still finds the
+already loaded one by its soname, but nobody else binds to eckit's copies.  pyproj is also
+imported first, as before (harmless, and a guard should ``findlibs`` change).
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.abc
+import os
 import sys
 from typing import Any
 
 _ECCODES_MODULES = frozenset({"gribapi", "eccodes", "eccodeslib", "eckitlib", "findlibs"})
+_BINDINGS = frozenset({"gribapi", "eccodes"})
+
+
+def _load_locally(path: str) -> ctypes.CDLL:
+    """findlibs' preload, with the library's symbols kept to those that name it as a dependency."""
+    return ctypes.CDLL(path, mode=os.RTLD_LOCAL)
+
+
+def _localize_findlibs() -> None:
+    try:
+        import findlibs
+    except ImportError:  # pragma: no cover - findlibs comes with eccodes
+        return
+    if hasattr(findlibs, "_load_globally"):
+        findlibs._load_globally = _load_locally
 
 
 class _ProjBeforeEccodes(importlib.abc.MetaPathFinder):
-    """Imports pyproj when one of ecCodes' modules is first imported; finds nothing itself."""
+    """Before ecCodes' first import: pyproj loaded, findlibs made to preload locally; finds nothing itself."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
         if fullname in _ECCODES_MODULES and "pyproj" not in sys.modules:
@@ -26,6 +53,8 @@ class _ProjBeforeEccodes(importlib.abc.MetaPathFinder):
                 import pyproj  # noqa: F401
             except ImportError:  # pragma: no cover - pyproj is a dependency of rioxarray
                 pass
+        if fullname in _BINDINGS:
+            _localize_findlibs()
         return None
 
 

@@ -53,14 +53,30 @@ def test_air_is_4d_with_levels(catalog: Catalog, data_copy: dict[str, list[Path]
 
 
 def test_elevation_tiles_mosaic_equals_tiles(catalog: Catalog, data_copy: dict[str, list[Path]]) -> None:
-    da = catalog.elevation.to_dask()
-    assert isinstance(da, xr.DataArray) and dask.is_dask_collection(da)
+    ds = catalog.elevation.to_dask()
+    assert isinstance(ds, xr.Dataset) and dask.is_dask_collection(ds)
+    da = ds["band_data"]
     assert da.rio.crs.to_epsg() == 32633
+    nodata = 0
     for f in data_copy["elevation"]:
-        tile = rioxarray.open_rasterio(f)
+        tile = rioxarray.open_rasterio(f, masked=True)  # nodata -> NaN, as xarray's rasterio engine
         part = da.sel(x=tile.x, y=tile.y)
         np.testing.assert_array_equal(part.values, tile.values)
+        nodata += int(tile.isnull().sum())
+    assert nodata > 0  # the demo tiles have nodata pixels: masking is exercised
+    assert da.encoding["_FillValue"] == -9999
     assert catalog.elevation.bbox is not None and catalog.elevation.crs == "EPSG:32633"
+
+
+def test_geotiff_entry_is_what_stock_intake_gives(catalog_path: Path) -> None:
+    """One type for a GeoTIFF entry: geoshelf's to_dask() is identical to stock intake's (a Dataset
+    with ``band_data`` from xarray's rasterio engine), values, coordinates and attributes."""
+    import intake
+
+    ours = Catalog(catalog_path).elevation.to_dask()
+    stock = intake.open_catalog(str(catalog_path)).elevation.to_dask()
+    assert type(ours) is type(stock) is xr.Dataset
+    xr.testing.assert_identical(ours.load(), stock.load())
 
 
 def test_stations_table(catalog: Catalog, data_copy: dict[str, list[Path]]) -> None:

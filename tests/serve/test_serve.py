@@ -105,9 +105,11 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
     comes from the server, and its values equal the source's."""
     root_dir = served.shelf.path.parent
     cat = Catalog(served.shelf.path)
-    expected = {n: cat[n].to_dask(representation="original") for n in ("sst", "air")}
+    expected = {n: cat[n].to_dask(representation="original") for n in ("sst", "air", "elevation")}
     np.save(tmp_path / "sst.npy", expected["sst"]["sst"].values)
     np.save(tmp_path / "air.npy", expected["air"]["air"].values)
+    np.save(tmp_path / "elevation.npy", expected["elevation"]["band_data"].values)
+    assert np.isnan(expected["elevation"]["band_data"].values).any()  # nodata masked, as over HTTP
     code = textwrap.dedent(f"""
         import numpy as np, os
         from geoshelf import open_catalog
@@ -124,6 +126,12 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
         np.testing.assert_array_equal(refs["sst"].values, np.load({str(tmp_path / "sst.npy")!r}))
         air = cat["air"].to_dask()
         np.testing.assert_array_equal(air["air"].values, np.load({str(tmp_path / "air.npy")!r}))
+        elev = cat["elevation"]
+        assert elev.representations[0].kind == "cog" and elev.representations[0].path.startswith({base!r})
+        cog = elev.to_dask()                                 # the COGs, over HTTP (GDAL range reads)
+        np.testing.assert_array_equal(cog["band_data"].values, np.load({str(tmp_path / "elevation.npy")!r}))
+        tif = elev.to_dask(representation="original")        # the GeoTIFF tiles, over HTTP
+        np.testing.assert_array_equal(tif["band_data"].values, np.load({str(tmp_path / "elevation.npy")!r}))
         print("client ok")
     """)
     (tmp_path / "client.py").write_text(code)
@@ -145,6 +153,8 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
     assert "/catalog.yaml" in paths and any(p.startswith("/data/sst/zarr/") for p in paths)
     assert any(p.startswith("/data/sst/original/") for p in paths)
     assert "/data/sst/references/references.json" in paths
+    assert any(p.startswith("/data/elevation/cog/") and p.endswith(".tif") for p in paths)
+    assert any(p.startswith("/data/elevation/original/") and p.endswith(".tif") for p in paths)
 
 
 def test_only_published_files_are_served(base: str, catalog_file: Path) -> None:

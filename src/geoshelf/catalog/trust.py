@@ -149,12 +149,20 @@ PARQUET_OPTIONS: dict[str, Check] = {
                              _list_of(_list_of(_any(_scalar, _list_of(_scalar)))))),
 }
 
+
+def _cog_name(v: Any) -> bool:
+    """A COG file of a representation directory, listed by name (a served catalog lists them):
+    one plain ``*.tif`` component, nothing that could leave the directory."""
+    return (isinstance(v, str) and v.endswith(".tif") and not v.startswith(".") and len(v) <= 255
+            and not any(c in v for c in "/\\\x00?#%"))
+
+
 #: Opener options per representation kind (what the converters record; the loader reads).
 #: A target plugin with its own representation kind registers its options here.
 REPRESENTATION_OPTIONS: dict[str, dict[str, Check]] = {
     "zarr": {"consolidated": _any(_bool, _none), "raster_variable": _str},
     "references": {"store": _one_of("json", "parquet"), "concat_dim": _str},
-    "cog": {"source_format": _one_of("netcdf", "geotiff")},
+    "cog": {"source_format": _one_of("netcdf", "geotiff"), "files": _list_of(_cog_name)},
     "parquet": {"partition": _str, "row_group_size": _int},
 }
 

@@ -237,9 +237,13 @@ class ZarrConverter(Converter[ZarrState]):
             if files is None:
                 plan.state.parts = parts
         else:
+            # rasters are stored as read (nodata a value, with its _FillValue attribute); opening
+            # the store decodes them as xarray's rasterio engine decodes the GeoTIFF
             obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
-                                **({"chunks": {}} if entry.format != "geotiff" else {}))
+                                **({"mask_and_scale": False} if entry.format == "geotiff" else {"chunks": {}}))
             ds, raster_name = _as_dataset(obj)
+            if entry.format == "geotiff":
+                raster_name = str(next(iter(ds.data_vars)))
         if plan.options.get("variables"):
             ds = ds[plan.options["variables"]]
         return ds, raster_name

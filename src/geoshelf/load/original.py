@@ -192,34 +192,27 @@ def open_grib(files: Sequence[str], *, chunks: Any = None, **kwargs: Any) -> xr.
 
 
 def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: dict[str, Any] | None = None,
-                 progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> xr.DataArray:
-    """Open GeoTIFF files lazily with rioxarray; adjacent tiles are mosaicked by coordinates."""
-    import rioxarray
-
-    chunks = True if chunks is None else chunks
-    arrays = []
+                 progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> xr.Dataset:
+    """Open GeoTIFF files lazily as xarray's ``rasterio`` engine does (what stock intake's ``rasterio``
+    driver gives): a Dataset with ``band_data`` (bands along ``band``), nodata masked to NaN and the
+    packing in ``encoding`` unless ``mask_and_scale=False``; adjacent tiles are mosaicked by coordinates."""
+    chunks = {} if chunks is None else chunks
+    parts = []
     for f in files:
         try:
             with warnings.catch_warnings():  # rioxarray passes block-shaped chunks as a tuple
                 warnings.filterwarnings("ignore", message=".*dimension-order tuples.*", category=FutureWarning)
-                da = rioxarray.open_rasterio(f, chunks=chunks, **kwargs)
+                parts.append(xr.open_dataset(f, engine="rasterio", chunks=chunks, **kwargs))
         except Exception as exc:  # noqa: BLE001 - rasterio raises many types
             raise SourceError(f"{f}: cannot open as GeoTIFF: {' '.join(str(exc).split())[:300]}") from None
-        arrays.append(da)
         if progress is not None:
-            progress(len(arrays), len(files))
-    if len(arrays) == 1:
-        return arrays[0]
-    name = arrays[0].name or "band_data"
-    try:
-        ds = xr.combine_by_coords([a.to_dataset(name=name) for a in arrays], combine_attrs="drop_conflicts")
+            progress(len(parts), len(files))
+    if len(parts) == 1:
+        return parts[0]
+    try:  # as xr.open_mfdataset(..., combine="by_coords") does: the first tile's attributes
+        return xr.combine_by_coords(parts, combine_attrs="override")
     except ValueError as exc:
         raise SourceError(f"{files[0]} (+{len(files) - 1} tiles): tiles do not form a regular mosaic: {exc}") from None
-    da = ds[name]
-    da.attrs.update({k: v for k, v in arrays[0].attrs.items() if k not in da.attrs})
-    if "spatial_ref" in ds.coords:
-        da = da.assign_coords(spatial_ref=ds["spatial_ref"])
-    return da
 
 
 def open_table(files: Sequence[str], fmt: str, *, storage_options: dict[str, Any] | None = None,

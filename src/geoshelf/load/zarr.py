@@ -83,17 +83,16 @@ def _token(path: str, rep: Representation) -> str:
 
 
 def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
-    """The Zarr store as a lazily chunked Dataset (a DataArray for rasters)."""
+    """The Zarr store as a lazily chunked Dataset (rasters too: ``band_data``, decoded as xarray's
+    ``rasterio`` engine decodes the GeoTIFF it came from)."""
     path = entry.resolve(rep.path)
     options = dict(rep.options)
-    raster = options.pop("raster_variable", None)
+    options.pop("raster_variable", None)  # recorded by older versions, which returned a DataArray
     consolidated = options.pop("consolidated", None)
     storage_options = entry.options_for(path) if "://" in path else None
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
-            if raster:
-                kwargs.setdefault("mask_and_scale", False)  # nodata stays a value, as rioxarray gives it
             if chunks == "shards":  # lazily indexed (no cache, nothing read), then chunked by shard
                 ds = xr.open_dataset(path, engine="zarr", chunks=None, cache=False, consolidated=consolidated,
                                      storage_options=storage_options, **kwargs)
@@ -105,9 +104,4 @@ def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = No
     except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
         raise GeoshelfError(f"{path}: cannot open Zarr representation of {entry.name!r}: {exc}") from None
     ds.attrs.pop("geoshelf_time_length", None)
-    if raster:
-        da = ds[raster]
-        if "spatial_ref" in ds.coords:
-            da = da.assign_coords(spatial_ref=ds["spatial_ref"])
-        return da
     return ds

@@ -23,8 +23,9 @@ from ..catalog.paths import common_root, is_url
 from ..errors import GeoshelfError
 from .roots import Roots, served_roots
 
-#: Representation kinds whose files a client can open over HTTP with the loader as it is.
-SERVED_KINDS: tuple[str, ...] = ("zarr", "references")
+#: Representation kinds whose files a client can open over HTTP (a COG directory is served with the
+#: list of its files in the representation's options: HTTP has no directory listing).
+SERVED_KINDS: tuple[str, ...] = ("zarr", "references", "cog")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class Shelf:
         from ..load import is_stale
 
         for rep in entry.representations:
-            if rep.kind not in SERVED_KINDS and rep.kind != "cog":
+            if rep.kind not in SERVED_KINDS:
                 continue
             if rep.kind == "references" and rep.options.get("store", "json") != "json":
                 continue  # Parquet reference stores hold the source paths in binary columns: not rewritten
@@ -177,13 +178,16 @@ class Shelf:
             args["xarray_kwargs"] = xkw
         reps = []
         for rep in entry.representations:
-            if rep.kind not in pub.representations or rep.kind == "cog":
+            if rep.kind not in pub.representations:
                 continue
             url = f"{base_url}/data/{_quote(name)}/{rep.kind}"
             if rep.kind == "references":
                 url += "/references.json"
             served = rep.to_dict()
             served["path"] = url
+            if rep.kind == "cog":
+                files = sorted(p.name for p in Path(pub.representations["cog"]).glob("*.tif"))
+                served["options"] = {**dict(served.get("options") or {}), "files": files}
             prov = dict(served.get("provenance") or {})
             if prov:  # the server checked freshness; a client cannot stat the server's files
                 prov["source_fingerprint"] = ""
