@@ -22,10 +22,9 @@ import conformance  # noqa: E402
 
 
 def one(f: dict) -> tuple[dict, dict[str, str]]:
-    code = ("import json, sys; sys.path.insert(0, %r); import conformance as c; "
-            "print('@@' + json.dumps(c.run_in_tmp(%r, %r, %r)))") % (
-        str(ROOT / "tests" / "corpus"), [str(conformance.corpus_root() / "files" / p) for p in f["paths"]],
-        f["kind"], f["name"])
+    paths = [str(conformance.corpus_root() / "files" / p) for p in f["paths"]]
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'tests' / 'corpus')!r}); import conformance as c; "
+            f"print('@@' + json.dumps(c.run_in_tmp({paths!r}, {f['kind']!r}, {f['name']!r})))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("@@")), None)
@@ -84,7 +83,6 @@ def write_doc(manifest: dict, results: list) -> None:
         for v in row.values():
             k = v.split(":")[0]
             totals[k] = totals.get(k, 0) + 1
-    srcs = {s["name"]: s for s in manifest["sources"]}
     lines.append(f"{len(results)} files or collections from {len({f['source'] for f, _ in results})} sources; "
                  f"cells: " + ", ".join(f"{k} {n}" for k, n in sorted(totals.items())) + ".")
     lines += ["", "| file | " + " | ".join(conformance.STEPS) + " |", "|---" * (len(conformance.STEPS) + 1) + "|"]

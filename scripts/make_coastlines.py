@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import struct
 import subprocess
@@ -37,7 +38,7 @@ def polygons(shp: bytes) -> list[list[list[float]]]:
         nparts, npoints = struct.unpack("<ii", rec[36:44])
         parts = list(struct.unpack(f"<{nparts}i", rec[44:44 + 4 * nparts])) + [npoints]
         pts = struct.unpack(f"<{2 * npoints}d", rec[44 + 4 * nparts:44 + 4 * nparts + 16 * npoints])
-        for a, b in zip(parts[:-1], parts[1:]):
+        for a, b in itertools.pairwise(parts):
             ring: list[float] = []
             for i in range(a, b):
                 x, y = round(pts[2 * i], 1), round(pts[2 * i + 1], 1)

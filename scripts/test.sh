@@ -15,4 +15,6 @@ else
   echo "test: not root: cannot start the local Slurm; deselecting tests marked slurm" >&2
   markers=(-m "not slurm")
 fi
+echo "test: ruff check (rules and settings: pyproject.toml [tool.ruff]) ..." >&2
+.venv/bin/python -m ruff check --no-cache src tests scripts
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"

@@ -48,7 +48,7 @@ def test_update_after_growth_and_lint_finds_staleness(tmp_path: Path, catalog_pa
 
     sst_dir = data_copy["sst"][0].parent
     n = len(data_copy["sst"])
-    make_sst(tmp_path / "more", days=2, ny=36, nx=72, start="2020-01-%02d" % (n + 1))
+    make_sst(tmp_path / "more", days=2, ny=36, nx=72, start=f"2020-01-{n + 1:02d}")
     for f in (tmp_path / "more").iterdir():
         shutil.copy2(f, sst_dir / f.name)
     assert main(["lint", "--catalog", str(catalog_path)]) == 0
@@ -88,8 +88,9 @@ def test_dedupe_groups_decoded_equal_data(tmp_path: Path, catalog_path: Path, da
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     import os
 
-    assert run("dedupe", str(other), "--json", "--catalog", str(catalog_path), env={**os.environ, **env}).returncode == 0
-    result = run("dedupe", str(other), "--json", "--catalog", str(catalog_path), env={**os.environ, **env})
+    args = ("dedupe", str(other), "--json", "--catalog", str(catalog_path))
+    assert run(*args, env={**os.environ, **env}).returncode == 0
+    result = run(*args, env={**os.environ, **env})
     report = json.loads(result.stdout)
     assert len(report["groups"]) == len(data_copy["sst"])
     for g in report["groups"]:

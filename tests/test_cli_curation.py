@@ -105,13 +105,15 @@ def test_relocate_to_a_missing_directory_is_refused(catalog_path: Path, tmp_path
     assert Catalog(catalog_path)["air"].source_files()[0].startswith(str(tmp_path / "moved"))
 
 
-def test_wrong_name_suggests_the_closest(catalog_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_name_suggests_the_closest(catalog_path: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(KeyError, match=r"did you mean 'sst'\?"):
         Catalog(catalog_path)["sts"]
     assert main(["show", "stations2", "--catalog", str(catalog_path)]) == 2
     assert "did you mean 'stations'?" in capsys.readouterr().err
     site = tmp_path / "site.yaml"
-    site.write_text("sources:\n  team:\n    driver: yaml_file_cat\n    args: {path: '{{ CATALOG_DIR }}/catalog.yaml'}\n")
+    site.write_text("sources:\n  team:\n    driver: yaml_file_cat\n"
+                    "    args: {path: '{{ CATALOG_DIR }}/catalog.yaml'}\n")
     with pytest.raises(KeyError, match=r"did you mean 'team.elevation'\?"):
         Catalog(site)["elevaton"]
     with pytest.raises(KeyError, match=r"entries: team\)"):

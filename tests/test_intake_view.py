@@ -4,7 +4,6 @@ curated catalog keeps opening the originals."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import intake
@@ -51,7 +50,7 @@ def test_stock_intake_opens_the_fresh_copies_from_the_view(catalog_path: Path,
     try:
         np.testing.assert_array_equal(intake.open_catalog(str(view))["sst"].to_dask()["sst"].values,
                                       expected["sst"]["sst"].values)
-        with pytest.raises(Exception):  # the curated catalog opens the originals, which are gone
+        with pytest.raises(OSError):  # the curated catalog opens the originals, which are gone
             intake.open_catalog(str(catalog_path))["sst"].to_dask()
     finally:
         for f in Catalog(catalog_path)["sst"].source_files(must_exist=False):

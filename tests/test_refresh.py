@@ -106,7 +106,8 @@ def test_refresh_picks_up_new_files_of_the_glob(catalog_path: Path, data_copy: d
 def test_refresh_all_reaches_included_catalogs_and_needs_a_target(catalog_path: Path, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     site = tmp_path / "site.yaml"
-    site.write_text("sources:\n  team:\n    driver: yaml_file_cat\n    args: {path: '{{ CATALOG_DIR }}/catalog.yaml'}\n")
+    site.write_text("sources:\n  team:\n    driver: yaml_file_cat\n"
+                    "    args: {path: '{{ CATALOG_DIR }}/catalog.yaml'}\n")
     assert main(["refresh", "--catalog", str(site)]) != 0
     assert "NAME or --all" in capsys.readouterr().err
     assert main(["refresh", "--all", "--catalog", str(site)]) == 0

@@ -238,7 +238,8 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
         if g.repoint:
             print(f"  (before removing copies, point {', '.join(g.repoint)} at {g.keep}: `geoshelf add ... --update`)")
     for d in report.datasets:
-        print(f"dataset {d.location}: {d.files} files ({_size(d.bytes)}) duplicate catalogued entry {d.duplicates_entry}")
+        print(f"dataset {d.location}: {d.files} files ({_size(d.bytes)}) duplicate catalogued entry "
+              f"{d.duplicates_entry}")
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
     print(f"{report.files_scanned} files scanned, {len(report.groups)} duplicate groups, "

@@ -47,7 +47,8 @@ class HashCache:
         self.path = path or _cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        self.db.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, ver TEXT, hash TEXT)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS h (path TEXT PRIMARY KEY, size INT, mtime INT, ver TEXT, hash "
+                        "TEXT)")
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         row = self.db.execute("SELECT size, mtime, ver, hash FROM h WHERE path=?", (path,)).fetchone()

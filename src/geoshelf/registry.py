@@ -12,9 +12,9 @@ converters and the campaign code for targets, the CLI for flags and choices.
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from .catalog.model import REPRESENTATION_ORDER
 from .contract import Converter
@@ -66,7 +66,7 @@ def list_targets() -> dict[str, type[Converter]]:
 _one_target_loaded: set[str] = set()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _one_target(name: str) -> type[Converter] | None:
     """The named target alone (the first entry point of that name), without importing the others."""
     _one_target_loaded.add(name)

@@ -16,7 +16,8 @@ from .load.formats import family, sniff
 from .load.original import open_original
 
 
-def collect_files(paths: Sequence[str], storage_options: dict[str, Any] | None = None) -> tuple[list[str], str | list[str]]:
+def collect_files(paths: Sequence[str],
+                  storage_options: dict[str, Any] | None = None) -> tuple[list[str], str | list[str]]:
     """Expand files, globs and directories; return (files, urlpath to store)."""
     files: list[str] = []
     stored: list[str] = []
@@ -70,7 +71,8 @@ MAX_FACET_CHARS = 200
 
 
 def facet_names() -> tuple[str, ...]:
-    """The global attributes recorded as facets: ``facets:`` from the user config, then the site's, else the defaults."""
+    """The global attributes recorded as facets: ``facets:`` from the user config, then the site's,
+    else the defaults."""
     from .catalog.locate import SITE_CONFIG, read_config, user_config_path
 
     for cfg in (user_config_path(), SITE_CONFIG):
@@ -200,7 +202,8 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
     if paths:
         from .catalog.remote import with_timeouts
 
-        storage_options = with_timeouts(str(paths[0]), {**storage_options_for(str(paths[0])), **(storage_options or {})})
+        storage_options = with_timeouts(str(paths[0]),
+                                        {**storage_options_for(str(paths[0])), **(storage_options or {})})
     files, urlpath = collect_files(paths, storage_options)
     kinds = {f: sniff(f, storage_options) for f in files}
     families = {family(k) for k in kinds.values()}

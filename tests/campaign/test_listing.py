@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import xarray as xr
 
 from geoshelf.campaign import plan_campaign, run_campaign
 from geoshelf.campaign.listing import mtime_ns
@@ -177,7 +177,7 @@ def test_a_block_with_a_comment_relative_path_or_other_number_takes_the_line_pat
                                                                                 slow_lines: list[int]) -> None:
     lines = [_line(i // 10, i, i, f"1700000000.{i}") for i in range(300)]
     lines[150] = "# a comment"
-    lines[200] = f"rel/d999/x.nc\t5\t1700000000"
+    lines[200] = "rel/d999/x.nc\t5\t1700000000"
     lines[250] = _line(25, 250, 7, "1.7e9")  # float() takes it; the vectorized check does not
     (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
     assert _grouped(tmp_path / "l.tsv", keep_files=False) == _expected(lines, tmp_path)

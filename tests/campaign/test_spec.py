@@ -23,7 +23,8 @@ def _err(tmp_path: Path, text: str) -> str:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("inputs: {entries: [sst]}\ntarget: zarr\nbatch_sise: 5\n", "unknown key 'batch_sise' (did you mean 'batch_size'?)"),
+    ("inputs: {entries: [sst]}\ntarget: zarr\nbatch_sise: 5\n",
+     "unknown key 'batch_sise' (did you mean 'batch_size'?)"),
     ("target: zarr\n", "inputs is required: {entries: [NAME, ...]} or {files: [GLOB, ...]}"),
     ("inputs: {entries: [a], files: ['*.nc']}\ntarget: zarr\n", "inputs needs exactly one of 'entries'"),
     ("inputs: {entries: [a]}\n", "target is required (zarr, references, cog, parquet, or null to shelve only)"),
@@ -33,7 +34,8 @@ def _err(tmp_path: Path, text: str) -> str:
     ("inputs: {entries: [a]}\ntarget: zarr\nmax_jobs: 0\n", "max_jobs must be a positive integer, not 0"),
     ("inputs: {entries: [a]}\ntarget: zarr\nretries: -1\n", "retries must be an integer >= 0, not -1"),
     ("inputs: {entries: [a]}\ntarget: zarr\nretry_backoff: soon\n", "retry_backoff: 'soon' is not a duration"),
-    ("inputs: {entries: [a]}\ntarget: zarr\nvalidate: maybe\n", "validate must be 'full' or 'sample' for target 'zarr', not 'maybe'"),
+    ("inputs: {entries: [a]}\ntarget: zarr\nvalidate: maybe\n",
+     "validate must be 'full' or 'sample' for target 'zarr', not 'maybe'"),
     ("inputs: {files: ['*.nc'], name: '{year}'}\ntarget: zarr\n", "inputs.name uses {year}, which is neither"),
     ("inputs: {files: ['*.nc'], pattern: '(?P<y'}\ntarget: zarr\n", "inputs.pattern '(?P<y' is not a valid regex"),
     ("inputs: {entries: [a]}\ntarget: zarr\ncluster: {profile: pbs, queeu: x}\n",

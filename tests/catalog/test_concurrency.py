@@ -26,7 +26,8 @@ def test_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
     names = set(Catalog(path))
     assert names == {"keep"} | {f"{p}{i}" for p in "abc" for i in range(25)}
     text = path.read_text()
-    assert text.startswith("# shared catalog\nsources:\n  keep:\n    driver: netcdf\n    args: {urlpath: /k.nc}  # keep me\n")
+    assert text.startswith("# shared catalog\nsources:\n  keep:\n    driver: netcdf\n"
+                           "    args: {urlpath: /k.nc}  # keep me\n")
     assert not list(tmp_path.glob(".shared.yaml.*.tmp"))
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from geoshelf.bench.metaops import counting, total
-from geoshelf.catalog import Catalog, Entry, add_entry, remove_entry
-from geoshelf.catalog import freshness
+from geoshelf.catalog import Catalog, Entry, add_entry, freshness, remove_entry
 from geoshelf.catalog.lint import lint
 from geoshelf.catalog.paths import fingerprint, stat_files
 from geoshelf.errors import CatalogError
@@ -105,8 +104,8 @@ def test_a_full_verdict_is_cached_for_this_user(tmp_path: Path) -> None:
     assert cached and all(json.loads(p.read_text())["recorded"].startswith("sha256:") for p in cached)
 
 
-def test_in_place_rewrite_is_missed_by_the_cheap_check_and_found_by_the_full_one(tmp_path: Path,
-                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_place_rewrite_is_missed_by_the_cheap_check_and_found_by_the_full_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cat, data = _catalog(tmp_path, 5)
     e = Catalog(cat).obs
     f = data / "y2000" / "obs_00002.nc"

@@ -116,7 +116,8 @@ def mutated(draw: st.DrawFn, doc: dict[str, Any]) -> str:
     if edit == "dup":
         lines.insert(i, lines[i])
     elif edit == "alias":
-        bomb = ["  bomb:\n", "    driver: netcdf\n", "    metadata:\n", "      a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"]
+        bomb = ["  bomb:\n", "    driver: netcdf\n", "    metadata:\n",
+                "      a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"]
         bomb += [f"      a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]\n" for k in range(1, draw(st.integers(2, 9)))]
         at = next((j + 1 for j, line in enumerate(lines) if line.startswith("sources:")), len(lines))
         lines[at:at] = bomb

@@ -50,7 +50,8 @@ def test_search_matches_model(tmp_path: Path, data: st.DataObject) -> None:
         e.name for e in entries
         if int(e.time_range[0][:4]) <= year <= int(e.time_range[1][:4])
         and var in e.variables
-        and e.bbox[1] <= box[1] and e.bbox[3] >= box[0] and any(e.bbox[0] <= qlon[1] + k and e.bbox[2] >= qlon[0] + k for k in (-360, 0, 360))
+        and e.bbox[1] <= box[1] and e.bbox[3] >= box[0]
+        and any(e.bbox[0] <= qlon[1] + k and e.bbox[2] >= qlon[0] + k for k in (-360, 0, 360))
     }
     assert got == want
     tag = data.draw(st.sampled_from(["ocean", "land"]))

@@ -224,11 +224,11 @@ def test_the_users_config_wins_over_the_catalog(tmp_path: Path, monkeypatch: pyt
     redirect = Entry.from_source("x", {"driver": "netcdf", "args": {
         "urlpath": "s3://bucket/x.nc", "storage_options": {"client_kwargs": {"endpoint_url": "http://evil:1"}}}})
     with pytest.raises(UnsafeCatalogError, match="'client_kwargs' may not be set by a catalog"):
-        redirect.storage_options
+        _ = redirect.storage_options
     endpoint = Entry.from_source("x", {"driver": "netcdf", "args": {
         "urlpath": "s3://bucket/x.nc", "storage_options": {"endpoint_url": "http://evil:1"}}})
     with pytest.raises(UnsafeCatalogError, match="'endpoint_url' may not be set"):
-        endpoint.storage_options
+        _ = endpoint.storage_options
 
 
 def test_a_catalog_endpoint_is_read_anonymously(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,7 +361,8 @@ def merge_bomb(levels: int = 9) -> str:
     return "".join("      " + line + "\n" for line in lines)
 
 
-ENTRY_HEAD = "sources:\n  ok:\n    driver: netcdf\n    args: {urlpath: /data/x.nc}\n  sst:\n    driver: netcdf\n    metadata:\n"
+ENTRY_HEAD = ("sources:\n  ok:\n    driver: netcdf\n    args: {urlpath: /data/x.nc}\n"
+              "  sst:\n    driver: netcdf\n    metadata:\n")
 
 
 @pytest.mark.parametrize("text, rule", [

@@ -16,7 +16,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geoshelf.catalog import Catalog, Entry, Provenance, Representation, add_entry, edit_entries, remove_entry, update_entry
+from geoshelf.catalog import (
+    Catalog,
+    Entry,
+    Provenance,
+    Representation,
+    add_entry,
+    edit_entries,
+    remove_entry,
+    update_entry,
+)
 from geoshelf.catalog.emit import emit
 from geoshelf.catalog.index import MIN_ENTRIES, Index
 from geoshelf.catalog.yamlio import dump_text
@@ -53,7 +62,8 @@ def _block(name: str, style: int) -> str:
                 f"          - reanalysis\n"
                 f"          - hourly\n"
                 f"          # more tags later\n")
-    return f"  {name}: {{driver: netcdf, args: {{urlpath: /d/{name}.nc}}, metadata: {{geoshelf: {{format: netcdf}}}}}}\n"
+    return (f"  {name}: {{driver: netcdf, args: {{urlpath: /d/{name}.nc}}, "
+            "metadata: {geoshelf: {format: netcdf}}}\n")
 
 
 def _catalog_text(names: list[str], styles: list[int]) -> str:
@@ -61,7 +71,8 @@ def _catalog_text(names: list[str], styles: list[int]) -> str:
             "metadata:\n  version: 1\n  description: \"team catalog\"   # shown in listings\n\nsources:")
     if not names:
         return head + " {}\n\n# end of the curated entries\n"
-    return head + "\n" + "".join(_block(n, s) for n, s in zip(names, styles)) + "\n# end of the curated entries\n"
+    blocks = "".join(_block(n, s) for n, s in zip(names, styles, strict=True))
+    return head + "\n" + blocks + "\n# end of the curated entries\n"
 
 
 _text = st.one_of(
@@ -144,7 +155,7 @@ def test_random_edits_keep_untouched_bytes_and_equal_the_model(tmp_path: Path, s
     assert list(plain["sources"] or {}) == list(model)
     # untouched entries: their bytes (lead comments, inline comments, odd indentation) are all still there, in order
     pos = 0
-    for name, style in zip(initial, styles):
+    for name, style in zip(initial, styles, strict=True):
         if name in touched:
             continue
         block = _block(name, style).lstrip("\n")
@@ -251,7 +262,8 @@ _emit_text = st.one_of(_text, st.text(alphabet=string.printable, max_size=20),
                        st.from_regex(r"[0-9][0-9a-z._+-]{0,8}", fullmatch=True))
 _emit_data = st.recursive(
     st.one_of(_emit_text, st.integers(-10**12, 10**12), st.booleans(), st.floats(allow_nan=True, allow_infinity=True)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.one_of(_word, _emit_text), inner, max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.one_of(_word, _emit_text), inner, max_size=3)),
     max_leaves=12,
 )
 

@@ -168,7 +168,8 @@ def test_catalog_includes_other_catalogs(tmp_path: Path) -> None:
     team = tmp_path / "teams" / "ocean.yaml"
     add_entry(team, Entry(name="sst", urlpath="/d/sst/*.nc", variables=["sst"], tags=["ocean"]))
     site = tmp_path / "site.yaml"
-    site.write_text("sources:\n  ocean:\n    driver: yaml_file_cat\n    args:\n      path: '{{ CATALOG_DIR }}/teams/ocean.yaml'\n")
+    site.write_text("sources:\n  ocean:\n    driver: yaml_file_cat\n"
+                    "    args:\n      path: '{{ CATALOG_DIR }}/teams/ocean.yaml'\n")
     add_entry(site, Entry(name="local", urlpath="/d/x.nc", variables=["t"]))
     cat = Catalog(site)
     assert list(cat) == ["ocean", "local"]

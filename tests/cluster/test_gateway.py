@@ -20,7 +20,7 @@ from pathlib import Path
 
 import hypothesis  # noqa: F401 - imported before the gateway's event loops run: on CPython 3.11.7 the
 import numpy as np  # hypothesis plugin's late import at session end then hit "AST constructor recursion
-import pytest       # depth mismatch" (gh-106905) after these tests, failing a run whose tests all passed
+import pytest  # depth mismatch" (gh-106905) after these tests, failing a run whose tests all passed
 import xarray as xr
 
 from geoshelf.catalog import Catalog

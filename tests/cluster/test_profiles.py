@@ -179,7 +179,8 @@ def test_a_sites_jobqueue_yaml_applies_below_geoshelf_config_and_arguments(tmp_p
     got = json.loads(out.splitlines()[0])
     assert (got["cores"], got["processes"], got["memory"], got["queue"]) == (8, 2, "96GiB", "express")
     # an explicit argument beats everything
-    code_arg = code.replace("import json, sys\n", "import json, sys\nsys.argv = ['x', '{\"cores\": 2, \"processes\": 1}']\n")
+    code_arg = code.replace("import json, sys\n",
+                            "import json, sys\nsys.argv = ['x', '{\"cores\": 2, \"processes\": 1}']\n")
     got = json.loads(_profile_in_subprocess(tmp_path, code_arg, DASK_CONFIG=str(dask_dir)).splitlines()[0])
     assert (got["cores"], got["processes"], got["queue"]) == (2, 1, "long")
 

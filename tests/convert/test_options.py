@@ -25,7 +25,8 @@ def _nothing_written(catalog_path: Path, before: bytes) -> None:
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--to", "zarr", "--option", "layot=map"], "target 'zarr' has no option 'layot' (did you mean 'layout'?)"),
-    (["--to", "references", "--option", "stor=parquet"], "target 'references' has no option 'stor' (did you mean 'store'?)"),
+    (["--to", "references", "--option", "stor=parquet"],
+     "target 'references' has no option 'stor' (did you mean 'store'?)"),
     (["--to", "cog", "--option", "profil=jpeg"], "target 'cog' has no option 'profil' (did you mean 'profile'?)"),
     (["--to", "zarr", "--layout", "mapp"], "unknown layout 'mapp' (did you mean 'map'?"),
     (["--to", "zarr", "--zarr-version", "two"], "option 'zarr_version' must be an integer, not 'two'"),

@@ -61,7 +61,8 @@ def test_floats_without_fill_value_convert_to_zarr_and_stay_unfilled(tmp_path: P
     store = Catalog(cat).air.resolve(rep.path)
     raw = xr.open_zarr(store, mask_and_scale=False)
     assert "_FillValue" not in raw["air"].attrs and "_FillValue" not in raw["lat_bnds"].attrs
-    with xr.open_mfdataset([str(f) for f in files], combine="by_coords", data_vars="minimal", coords="minimal", compat="override") as src:
+    with xr.open_mfdataset([str(f) for f in files], combine="by_coords", data_vars="minimal", coords="minimal",
+                           compat="override") as src:
         got = Catalog(cat).air.to_dask().load()
         np.testing.assert_array_equal(got.air.values, src.air.values)  # NaN where the source has NaN
         np.testing.assert_array_equal(got.lat_bnds.values, src.lat_bnds.values)

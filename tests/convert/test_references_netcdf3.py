@@ -76,7 +76,8 @@ def test_netcdf3_header_reader_agrees_with_scipy(tmp_path: Path) -> None:
 
                 np.testing.assert_array_equal(read_netcdf3_region(sv, ()), var.data)
                 theirs = {k: (v.decode() if isinstance(v, bytes) else np.asarray(v).reshape(-1)[0].item()
-                              if np.asarray(v).size == 1 else np.asarray(v).tolist()) for k, v in var._attributes.items()}
+                              if np.asarray(v).size == 1 else np.asarray(v).tolist())
+                          for k, v in var._attributes.items()}
                 assert json.dumps(sv.attrs, sort_keys=True) == json.dumps(theirs, sort_keys=True)  # NaN == NaN
 
 

@@ -30,7 +30,7 @@ def test_an_added_day_warns_and_strict_refuses(tmp_path: Path, catalog_path: Pat
     from geoshelf.demo.data import make_sst
 
     n = len(data_copy["sst"])
-    make_sst(tmp_path / "more", days=1, ny=36, nx=72, start="2020-01-%02d" % (n + 1))
+    make_sst(tmp_path / "more", days=1, ny=36, nx=72, start=f"2020-01-{n + 1:02d}")
     new = next((tmp_path / "more").iterdir())
     shutil.copy2(new, data_copy["sst"][0].parent / new.name)
     with pytest.warns(FileSetChangedWarning, match=rf"1 file added: .*{new.name}"):

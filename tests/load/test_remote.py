@@ -36,7 +36,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         start_s, end_s = rng.replace("bytes=", "").split("-")
         start = int(start_s) if start_s else size - int(end_s)
         end = min(int(end_s), size - 1) if end_s and start_s else size - 1
-        fh = open(path, "rb")  # noqa: SIM115 - closed by copyfile's caller
+        fh = open(path, "rb")
         fh.seek(start)
         self.send_response(206)
         self.send_header("Content-Type", "application/octet-stream")
@@ -104,10 +104,10 @@ def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
     server.stop()
 
 
-def test_s3_sources_with_credentials_from_user_config(tmp_path: Path, s3: dict, data_copy: dict[str, list[Path]]) -> None:
-    import s3fs
-
+def test_s3_sources_with_credentials_from_user_config(tmp_path: Path, s3: dict,
+                                                       data_copy: dict[str, list[Path]]) -> None:
     import boto3
+    import s3fs
 
     boto3.client("s3", endpoint_url=s3["client_kwargs"]["endpoint_url"], region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket="geoshelf-test")

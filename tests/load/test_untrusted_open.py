@@ -47,7 +47,8 @@ def test_mode_w_in_xarray_kwargs_does_not_truncate_the_file(catalog_path: Path, 
     for kwargs in ({"engine": "h5netcdf", "mode": "a"}, {"backend_kwargs": {"mode": "w"}},
                    {"engine": "netcdf4", "clobber": True, "persist": True}):
         with pytest.raises(UnsafeCatalogError, match="is not allowed|has a value not allowed"):
-            open_entry(Entry.from_source("precious", {**src, "args": {"urlpath": str(precious), "xarray_kwargs": kwargs}}))
+            args = {"urlpath": str(precious), "xarray_kwargs": kwargs}
+            open_entry(Entry.from_source("precious", {**src, "args": args}))
     assert digest(precious) == before
     # the caller's own keyword arguments are theirs to give
     ds = open_entry(Entry.from_source("precious", {**src, "args": {"urlpath": str(precious)}}), decode_times=False)

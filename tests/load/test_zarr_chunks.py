@@ -43,7 +43,8 @@ def test_shard_chunks_are_whole_shards(tmp_path: Path) -> None:
     bare = xr.open_zarr(tmp_path / "sst.zarr")
     assert bare.sst.data.npartitions == 12 * 3 * 6  # one task per inner chunk
     assert ds.sst.data.npartitions == 2
-    xr.testing.assert_allclose(ds.sst.mean("time").compute(), bare.sst.mean("time").compute(), rtol=1e-6)  # order of sums
+    # rtol: the order of the sums differs
+    xr.testing.assert_allclose(ds.sst.mean("time").compute(), bare.sst.mean("time").compute(), rtol=1e-6)
     xr.testing.assert_identical(ds.sst.compute(), expected.sst)
     assert Catalog(cat).sst.to_dask(chunks={"time": 8}).sst.data.chunks[0] == (8,) * 12  # asked for: given
 

@@ -66,8 +66,9 @@ def test_pages_in_chromium_search_facets_and_an_entry_with_its_quicklook(base: s
     assert png.stat().st_size > 20_000
     status, body, headers = get(base + "/entry/sst/quicklook.png?variable=sst&time=3")
     assert status == 200 and headers["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     img = Image.open(io.BytesIO(body))
     assert img.size[0] >= 360 and img.getextrema()[3] == (0, 255)  # land (NaN) transparent, sea opaque

@@ -31,7 +31,9 @@ def converted(catalog_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def _validate_tree(root: Path) -> dict[str, dict]:
     """Every JSON file of the export, validated by stac-pydantic by its type; returned by id."""
-    from stac_pydantic import Catalog as PCatalog, Collection as PCollection, Item as PItem
+    from stac_pydantic import Catalog as PCatalog
+    from stac_pydantic import Collection as PCollection
+    from stac_pydantic import Item as PItem
 
     models = {"Catalog": PCatalog, "Collection": PCollection, "Feature": PItem}
     out: dict[str, dict] = {}
@@ -91,7 +93,7 @@ def test_export_is_valid_stac_and_every_asset_opens_as_the_entry(converted: Cata
     cogs = sorted(k for k in dem["assets"] if k.startswith("cog"))
     sources = sorted(k for k in dem["assets"] if k.startswith("source"))
     assert len(cogs) == len(sources) == converted["elevation"].files  # one COG per tile
-    for key, src_key in zip(cogs, sources):
+    for key, src_key in zip(cogs, sources, strict=True):
         cog = dem["assets"][key]
         assert cog["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
         with xr.open_dataset(cog["href"], **cog["xarray:open_kwargs"]) as ds, \
@@ -150,7 +152,8 @@ def test_import_of_a_third_party_stac_item_with_a_relative_asset(tmp_path: Path,
     item = pystac.Item(id="scene 1", geometry=None, bbox=None, datetime=dt.datetime(2020, 1, 1), properties={})
     item.add_asset("dem", pystac.Asset(href="../../data/tile.tif", media_type=pystac.MediaType.GEOTIFF, roles=["data"]))
     item.add_asset("sst", pystac.Asset(href="../../data/day.nc", media_type="application/netcdf", roles=["data"]))
-    item.add_asset("thumbnail", pystac.Asset(href="../../data/t.png", media_type=pystac.MediaType.PNG, roles=["thumbnail"]))
+    item.add_asset("thumbnail", pystac.Asset(href="../../data/t.png", media_type=pystac.MediaType.PNG,
+                                             roles=["thumbnail"]))
     cat.add_item(item)
     cat.normalize_hrefs(str(root / "stac"))
     cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)

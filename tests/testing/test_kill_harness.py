@@ -10,8 +10,7 @@ from pathlib import Path
 
 from geoshelf import convert
 from geoshelf.catalog import Catalog, update_entry
-from geoshelf.testing.faults import (check_invariants, choose_kill, compare_snapshots, kill_randomly, run_child,
-                                     snapshot)
+from geoshelf.testing.faults import check_invariants, choose_kill, compare_snapshots, kill_randomly, run_child, snapshot
 
 
 def _twin(catalog_path: Path, tmp_path: Path, name: str) -> Path:

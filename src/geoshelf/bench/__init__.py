@@ -6,7 +6,8 @@ median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is g
 drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
 replaces just those rows in existing reports.
 
-Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``references`` (7, 7b, 7c), ``campaigns`` (9, 10), ``catalog_scale`` (8, 8b, 14a-14d: the cost of an edit),
+Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``references``
+(7, 7b, 7c), ``campaigns`` (9, 10), ``catalog_scale`` (8, 8b, 14a-14d: the cost of an edit),
 ``opens`` (11: open cost by file count), ``chunks`` (12: reduction with default chunks),
 ``planning`` (13: campaign planning from a listing, 10k to 10M paths).
 """
@@ -19,7 +20,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from .catalog_scale import write_big_catalog as _write_big_catalog  # noqa: F401 - used by scripts/measure_demo.py
 from .context import Context
 from .memory import memory_bound
 from .report import Row, judge, machine, merge, read_json, write_json, write_markdown
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-docs", action="store_true",
                    help=f"update {DOCS_MD} even though --size is not {DOCUMENTED_SIZE}")
     p.add_argument("--only", default=None,
-                   help="comma-separated rows to run, e.g. 7,9,10,8b (1 = 1a-1d, 3 = 3a+3b, 10 = 10a+10b, 14 = 14a-14d)")
+                   help="comma-separated rows to run, e.g. 7,9,10,8b (1 = 1a-1d, 3 = 3a+3b, 10 = 10a+10b, 14 = "
+                        "14a-14d)")
     a = p.parse_args(argv)
     only = {s.strip() for s in a.only.split(",") if s.strip()} if a.only else None
     command = "python scripts/bench.py " + " ".join(shlex.quote(x) for x in _public_args(

@@ -1,4 +1,5 @@
-"""Rows 9, 10 (and helpers of row 7, :mod:`.references`): campaigns on a LocalCluster of 2 workers against single-process baselines.
+"""Rows 9, 10 (and helpers of row 7, :mod:`.references`): campaigns on a LocalCluster of 2 workers
+against single-process baselines.
 
 Every campaign is timed end to end, as a user runs it (``run_campaign``: planning, state,
 starting the cluster, the work, the catalog commit, the report), from a fresh state.
@@ -7,7 +8,6 @@ starting the cluster, the work, the catalog commit, the report), from a fresh st
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import time

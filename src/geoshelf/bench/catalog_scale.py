@@ -183,7 +183,7 @@ def catalog_1m(ctx: Context) -> list[Row]:
     head = path.with_name("head.yaml")
     write_geoshelf_catalog(head, sample)
     t0 = time.perf_counter()
-    yaml.load(head.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    yaml.load(head.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     t_parse = (time.perf_counter() - t0) * n / sample
     head.unlink()
     size_mb = path.stat().st_size / 1e6
@@ -222,7 +222,8 @@ entry = Entry(name="zz_edit_probe", description="probe", urlpath="/data/probe/*.
               bytes=1234, files=12, tags=["probe"])
 times = {}
 t0 = time.perf_counter(); add_entry(path, entry); times["add"] = time.perf_counter() - t0
-t0 = time.perf_counter(); update_entry(path, entry.replace(description="probe, updated")); times["update"] = time.perf_counter() - t0
+t0 = time.perf_counter(); update_entry(path, entry.replace(description="probe, updated"))
+times["update"] = time.perf_counter() - t0
 t0 = time.perf_counter(); remove_entry(path, "zz_edit_probe"); times["remove"] = time.perf_counter() - t0
 hwm = [int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")]
 print(json.dumps({"times": times, "import": t_import, "peak_rss": hwm[0] if hwm else 0}))
@@ -263,7 +264,7 @@ def edit_cost(ctx: Context) -> list[Row]:
     write_geoshelf_catalog(small, 10)
     base, base_kinds, base_peak = _edit_costs(small, ctx.repeat, index_dir)
     rows = []
-    for rid, n in zip(("14a", "14b"), EDIT_SIZES[ctx.size]):
+    for rid, n in zip(("14a", "14b"), EDIT_SIZES[ctx.size], strict=True):
         path = ctx.root / f"edit{n}.yaml"
         write_geoshelf_catalog(path, n)
         original = path.read_bytes()
@@ -278,12 +279,14 @@ def edit_cost(ctx: Context) -> list[Row]:
         ctx.log(f"edit {n:,} entries ({mb:.0f} MB): {per_edit:.3f} s per edit {kinds}, peak {peak / 2**20:.0f} MiB; "
                 f"10 entries {base:.3f} s")
         rows.append(Row(
-            measurement=f"{rid}. one-entry edit (add, update, remove; each a fresh process, warm index) of a {n:,}-entry "
+            measurement=f"{rid}. one-entry edit (add, update, remove; each a fresh process, warm index) of a "
+                        f"{n:,}-entry "
                         f"catalog ({mb:,.0f} MB, geoshelf layout) vs the same edits of a 10-entry catalog",
             geoshelf=round(per_edit, 4), baseline=round(base, 4), unit="s",
             target=f"< {limit:g} s beyond the 10-entry edit" + (f", < {mib} MB peak RSS" if mib else ""),
             met=per_edit - base < limit and (mib is None or peak < mib * 1e6),
-            note=f"add {kinds['add']:.3f} s, update {kinds['update']:.3f} s, remove {kinds['remove']:.3f} s (10 entries: "
+            note=f"add {kinds['add']:.3f} s, update {kinds['update']:.3f} s, remove {kinds['remove']:.3f} s (10 "
+                 "entries: "
                  f"{base_kinds['add']:.3f} / {base_kinds['update']:.3f} / {base_kinds['remove']:.3f} s); peak RSS "
                  f"{peak / 2**20:,.0f} MiB (10 entries {base_peak / 2**20:,.0f} MiB); the first edit after the file "
                  f"was written by another program also builds the derived index: {sum(first['times'].values()):.2f} s "
@@ -299,7 +302,8 @@ def _done_units(names: list[str], root: Path) -> list[dict[str, Any]]:
 
     units = []
     for i, name in enumerate(names):
-        e = Entry(name=name, description="", urlpath=f"{{{{ CATALOG_DIR }}}}/data/obs/obs_{i:05d}.nc", variables=["sst"],
+        e = Entry(name=name, description="", urlpath=f"{{{{ CATALOG_DIR }}}}/data/obs/obs_{i:05d}.nc",
+                  variables=["sst"],
                   dims={"time": 1, "lat": 4, "lon": 8}, time_range=(f"2020-01-{1 + i % 28:02d}T00:00:00",) * 2,
                   bbox=(0.0, -90.0, 360.0, 90.0), crs="EPSG:4326", bytes=4000 + i, files=1,
                   fingerprint=f"sha256:{i * 7919:064x}")
@@ -364,14 +368,17 @@ def campaign_commit(ctx: Context) -> list[Row]:
                 cat.unlink()
                 times.append(_run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir)["seconds"])
             t = sorted(times)[len(times) // 2]
-            rows.append(Row(measurement=f"14d. campaign commit of {n:,} new entries (files mode, one file each) into an "
+            rows.append(Row(measurement=f"14d. campaign commit of {n:,} new entries (files mode, one file each) into "
+                                        "an "
                             "empty catalog vs ruamel parsing the resulting catalog once",
                             geoshelf=round(t, 3), baseline=round(t_ruamel, 3), unit="s", target="< 10 s", met=t < 10,
-                            note=f"{cat.stat().st_size / 1e6:.1f} MB written; peak RSS {first['peak_rss'] / 2**20:,.0f} "
+                            note=f"{cat.stat().st_size / 1e6:.1f} MB written; peak RSS "
+                                 f"{first['peak_rss'] / 2**20:,.0f} "
                                  f"MiB{sampled}"))
         else:
             before = cat.stat()
-            runs = [_run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir) for _ in range(max(1, ctx.repeat))]
+            runs = [_run_child(_COMMIT_CHILD, [str(cat), str(units_file)], index_dir)
+                    for _ in range(max(1, ctx.repeat))]
             if any(r["changed"] for r in runs) or cat.stat().st_mtime_ns != before.st_mtime_ns:
                 raise RuntimeError("a no-op commit wrote the catalog")
             t = sorted(r["seconds"] for r in runs)[len(runs) // 2]

@@ -57,7 +57,8 @@ def reduction(ctx: Context) -> list[Row]:
     return [Row(measurement="12. year mean of the SST (reduction over the whole entry) via the catalog (chunks="
                             "'shards') vs bare xr.open_zarr of the same store with its default chunks",
                 geoshelf=round(t_ours, 3), baseline=round(t_bare, 3), unit="s", target=">= 1.0x",
-                note=f"{ours.npartitions} dask chunks of {ours.chunksize} vs {theirs.npartitions} of {theirs.chunksize}; "
+                note=f"{ours.npartitions} dask chunks of {ours.chunksize} vs {theirs.npartitions} of "
+                     f"{theirs.chunksize}; "
                      f"store shards {arr.shards}, inner chunks {arr.chunks}, shape {arr.shape}")]
 
 

@@ -33,7 +33,7 @@ def counting() -> Iterator[Counter[str]]:
         return counted
 
     try:
-        for (mod, attr, key), (_, _, fn) in zip(_TARGETS, saved):
+        for (mod, attr, key), (_, _, fn) in zip(_TARGETS, saved, strict=True):
             setattr(mod, attr, wrap(fn, key))
         yield counts
     finally:

@@ -37,8 +37,8 @@ def write_listing(path: Path, n: int) -> None:
     with open(tmp, "w") as fh:
         step = 100_000
         for start in range(0, n, step):
-            fh.write("".join(f"/gpfs/archive/era/d{i // PER_DIR:06d}/obs_{i:08d}.nc\t{FILE_BYTES}\t1700000000.{i:010d}\n"
-                             for i in range(start, min(n, start + step))))
+            fh.write("".join(f"/gpfs/archive/era/d{i // PER_DIR:06d}/obs_{i:08d}.nc\t{FILE_BYTES}"
+                             f"\t1700000000.{i:010d}\n" for i in range(start, min(n, start + step))))
     tmp.replace(path)
 
 

@@ -56,9 +56,11 @@ def _reads(ctx: Context) -> list[Row]:
         Row(measurement="1b. open year via catalog -> references vs xr.open_mfdataset",
             geoshelf=round(t_cat_refs, 4), baseline=round(t_mf, 4), unit="s", target=">= 100x"),
         Row(measurement="1c. catalog layer cost: catalog -> Zarr vs bare xr.open_zarr of the same store",
-            geoshelf=round(t_cat_zarr, 4), baseline=round(t_bare_zarr, 4), unit="s", target="<= 2x cost (ratio >= 0.5)"),
+            geoshelf=round(t_cat_zarr, 4), baseline=round(t_bare_zarr, 4), unit="s",
+            target="<= 2x cost (ratio >= 0.5)"),
         Row(measurement="1d. catalog layer cost: catalog -> references vs bare reference open",
-            geoshelf=round(t_cat_refs, 4), baseline=round(t_bare_refs, 4), unit="s", target="<= 2x cost (ratio >= 0.5)"),
+            geoshelf=round(t_cat_refs, 4), baseline=round(t_bare_refs, 4), unit="s",
+            target="<= 2x cost (ratio >= 0.5)"),
     ]
 
     s = ctx.demo

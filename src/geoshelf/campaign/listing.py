@@ -10,8 +10,8 @@ directory.
 Planning streams the listing once, in bounded memory per *unit* (not per file): each unit keeps
 its file count, bytes, and an order-independent digest of its files (the sum of the sha256 of each
 line's text, modulo 2^128), from which its id is made: a file whose size or mtime changed makes its
-unit new work; the same files listed by another tool (other mtime formatting) do too.  The paths themselves are kept only when the
-campaign will run (a dry run keeps none).
+unit new work; the same files listed by another tool (other mtime formatting) do too.  The paths
+themselves are kept only when the campaign will run (a dry run keeps none).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def read_listing(path: Path) -> Iterator[tuple[str, int, int]]:
     """``(path, size, mtime_ns)`` of every line; a :class:`CampaignError` names the file and line."""
     base = str(path.parent)
     try:
-        fh = open(path, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115 - closed below
+        fh = open(path, encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise CampaignError(f"{path}: cannot read listing: {exc.strerror}") from None
     with fh:
@@ -250,7 +250,7 @@ class _Grouper:
             here = a[np.minimum(starts[:, None] + place, len(a) - 1)]
             same[1:] &= ((here[1:] == here[:-1]) | (place >= dlen[1:, None])).all(axis=1)
         else:  # long directory names: compare them as bytes objects
-            dirs = np.array([data[i:j] for i, j in zip(starts.tolist(), last.tolist())], dtype=object)
+            dirs = np.array([data[i:j] for i, j in zip(starts.tolist(), last.tolist(), strict=True)], dtype=object)
             same[1:] &= dirs[1:] == dirs[:-1]
         runs = np.flatnonzero(~same)
         s_list, l_list = starts.tolist(), last.tolist()
@@ -258,7 +258,7 @@ class _Grouper:
         run_bytes = np.add.reduceat(sizes, runs).tolist()
         run_limbs = np.add.reduceat(limbs.astype(np.uint64), runs, axis=0).tolist()
         t1_list = t1.tolist()
-        for j, (r, c) in enumerate(zip(runs.tolist(), counts.tolist())):
+        for j, (r, c) in enumerate(zip(runs.tolist(), counts.tolist(), strict=True)):
             s = s_list[r]
             g = self._group(data[s:l_list[r]], data[s:t1_list[r]])
             g.count += c
@@ -279,7 +279,7 @@ def group_listing(listing: Path, template: str, pattern: str | None, template_fi
     (Python runs once per directory, not per line); other templates compute a name per file."""
     grouper = _Grouper(listing, template, pattern, template_fields, keep_files)
     try:
-        fh = open(listing, "rb")  # noqa: SIM115 - closed below
+        fh = open(listing, "rb")
     except OSError as exc:
         raise CampaignError(f"{listing}: cannot read listing: {exc.strerror}") from None
     line_no = 1

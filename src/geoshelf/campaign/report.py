@@ -22,7 +22,7 @@ def _size(n: float) -> str:
 def _when(t: float | None) -> str:
     if not t:
         return "-"
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat(timespec="seconds")
 
 
 def _dur(seconds: float) -> str:

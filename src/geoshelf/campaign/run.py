@@ -28,10 +28,10 @@ from filelock import FileLock, Timeout
 from ..cluster import Profile, Session, get_profile, job_script, open_session, parse_duration, settings
 from ..errors import CampaignError, CatalogError, ClusterError, one_line
 from ..faults import fault_point
+from ..progress import Progress
 from .commit import commit
 from .liveness import Heartbeat, driver_liveness
 from .plan import Plan, Unit, build_plan, jobs_needed, pack
-from ..progress import Progress
 from .report import build_report, render_markdown, write_report
 from .spec import CampaignSpec, load_spec
 from .state import State

@@ -321,7 +321,8 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
 
     return CampaignSpec(
         path=p, name=name, description=str(data.get("description") or ""), catalog=catalog_path,
-        entries=tuple(entries), files=tuple(files), listing=listing, name_template=template, pattern=pattern, target=target,
+        entries=tuple(entries), files=tuple(files), listing=listing, name_template=template, pattern=pattern,
+        target=target,
         options=dict(options), validate=validate, output=output, placement=placement, batch_size=batch_size,
         max_jobs=max_jobs, retries=retries, retry_backoff=backoff, retry_backoff_max=backoff_max,
         cluster=dict(cluster), state_dir=state,

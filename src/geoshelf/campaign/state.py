@@ -158,7 +158,7 @@ class State:
         if "jobs" in fields:
             fields["jobs"] = json.dumps(list(fields["jobs"]))
         cols = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))  # noqa: S608
+        self.db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         out = []

@@ -17,8 +17,15 @@ from typing import Any
 
 import yaml
 
-from ..errors import (CatalogError, EntryNotFoundError, GeoshelfError, NameClashError, UnsafeCatalogError,
-                      UnusableEntryWarning, one_line)
+from ..errors import (
+    CatalogError,
+    EntryNotFoundError,
+    GeoshelfError,
+    NameClashError,
+    UnsafeCatalogError,
+    UnusableEntryWarning,
+    one_line,
+)
 from . import freshness
 from .fastload import Irregular, read_streaming
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES

@@ -60,8 +60,8 @@ def _string(s: str) -> str:
     if (s and _PLAIN.match(s) and text12 and ": " not in s and not s.endswith((":", " "))
             and not s.startswith(("- ", "? ", ": "))):
         return s
-    if _PRINTABLE.match(s) and "'" not in s and (not s or s[0] in _INDICATORS or s[0] == " " or s[-1] in ": " or ": " in s
-                                or " #" in s or s.startswith(("- ", "? "))):
+    if _PRINTABLE.match(s) and "'" not in s and (not s or s[0] in _INDICATORS or s[0] == " " or s[-1] in ": "
+                                                 or ": " in s or " #" in s or s.startswith(("- ", "? "))):
         return _quoted(s)
     raise _Bail
 

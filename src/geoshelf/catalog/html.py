@@ -37,7 +37,8 @@ def _row(name: str, e: Entry) -> str:
     return (
         f"<tr><td><b>{escape(name)}</b></td><td>{escape(e.description)}</td>"
         f"<td>{escape(', '.join(e.variables))}</td><td>{time}</td>"
-        f"<td>{escape(e.files)}</td><td>{escape(_size(e.bytes))}</td><td>{reps}</td><td>{escape(', '.join(e.tags))}</td></tr>"
+        f"<td>{escape(e.files)}</td><td>{escape(_size(e.bytes))}</td><td>{reps}</td>"
+        f"<td>{escape(', '.join(e.tags))}</td></tr>"
     )
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GeoshelfError, one_line
+from . import freshness
 from .catalog import Catalog, check_name, load_raw
 from .model import ALLOWED_DRIVERS, Entry
-from . import freshness
 from .paths import is_url
 
 

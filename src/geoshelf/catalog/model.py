@@ -321,7 +321,8 @@ class Entry:
         driver = data.get("driver", "")
         if not isinstance(driver, str):
             raise CatalogError(f"driver must be a name, not {type(driver).__name__}")
-        fmt = geo.get("format") or {v: k for k, v in reversed(FORMAT_DRIVERS.items())}.get(driver, driver)  # first format per driver wins (netcdf, not grib)
+        # the first format per driver wins (netcdf, not grib)
+        fmt = geo.get("format") or {v: k for k, v in reversed(FORMAT_DRIVERS.items())}.get(driver, driver)
         tr = geo.get("time_range")
         if tr is not None and not (isinstance(tr, list) and len(tr) == 2 and all(_is_scalar(t) for t in tr)):
             raise CatalogError("metadata.geoshelf.time_range must be [start, end]")

@@ -294,7 +294,7 @@ def _index_rows(rendered: Mapping[str, str], changes: Changes) -> dict[str, dict
             rows[name] = None
             continue
         try:
-            parsed = yaml.load(rendered[name], Loader=loader)  # noqa: S506 - a safe loader
+            parsed = yaml.load(rendered[name], Loader=loader)
         except (KeyError, yaml.YAMLError):
             return None
         if not isinstance(parsed, dict) or list(parsed) != [name]:
@@ -319,7 +319,8 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
         lock = lock_for(p)
         lock.acquire()
     except Timeout:
-        raise CatalogError(f"{p}: catalog is locked by another process (gave up after {LOCK_TIMEOUT_S:.0f} s)") from None
+        raise CatalogError(f"{p}: catalog is locked by another process "
+                           f"(gave up after {LOCK_TIMEOUT_S:.0f} s)") from None
     except OSError as exc:
         if _stat(p) is None and not create:
             raise CatalogError(f"{p}: catalog file not found") from None

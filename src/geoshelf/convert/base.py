@@ -33,7 +33,7 @@ from filelock import FileLock, Timeout
 from ..catalog import freshness
 from ..catalog.model import Entry, Provenance, Representation
 from ..catalog.paths import FileStat, common_root, is_url
-from ..contract import VALIDATIONS, Appended, Converter, Option, Plan, Sources, Validation
+from ..contract import Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError
 from ..faults import fault_point
 from .journal import recover_publish, remove_journal, write_journal
@@ -139,7 +139,7 @@ def read_manifest(output: Path) -> list[FileStat] | None:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _cleanup_partials(output: Path) -> None:

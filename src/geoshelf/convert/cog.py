@@ -48,7 +48,8 @@ def _pick(da: Any, dim: str, value: Any, where: str) -> Any:
         try:
             return da.isel({dim: int(value)})
         except (TypeError, ValueError):
-            raise ConversionError(f"{where}: dimension {dim!r} has no coordinate: give an index, not {value!r}") from None
+            raise ConversionError(f"{where}: dimension {dim!r} has no coordinate: "
+                                  f"give an index, not {value!r}") from None
     for candidate in (value, _number(value), str(value)):
         if candidate is None:
             continue
@@ -194,7 +195,8 @@ class CogConverter(Converter):
                                           "choose one with --variable")
                 variable = entry.variables[0]
             if entry.variables and variable not in entry.variables:
-                raise ConversionError(f"{entry.name}: no variable {variable!r} (variables: {', '.join(entry.variables)})")
+                raise ConversionError(f"{entry.name}: no variable {variable!r} (variables: "
+                                      f"{', '.join(entry.variables)})")
             out["variable"] = variable
             if out.get("select") is not None:
                 parse_select(entry.name, out["select"])  # refused now, before any work, when malformed

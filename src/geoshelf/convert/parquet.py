@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog.model import Entry, Representation
-from ..errors import ConversionError, SourceError, ValidationError
+from ..errors import ConversionError, SourceError, ValidationError, one_line
 from ..load.parquet import open_parquet_representation
 from .base import Converter, Option, Plan, Validation
 
@@ -68,7 +68,8 @@ class ParquetConverter(Converter):
                                   "(discrete-sampling-geometry NetCDF is not supported yet)")
         out = super().plan(entry, options)
         if out["row_group_size"] <= 0:
-            raise ConversionError(f"{entry.name}: row_group_size must be a positive integer, not {out['row_group_size']}")
+            raise ConversionError(f"{entry.name}: row_group_size must be a positive integer, not "
+                                  f"{out['row_group_size']}")
         return out
 
     def open(self, entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
@@ -113,7 +114,7 @@ class ParquetConverter(Converter):
         try:
             pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False)
         except AssertionError as exc:
-            raise ValidationError(f"{path.name}: rows differ from the source: {' '.join(str(exc).split())[:200]}") from None
+            raise ValidationError(f"{path.name}: rows differ from the source: {one_line(exc, 200)}") from None
         return "full"
 
     def representation_format(self, plan: Plan[None], path: Path) -> str:

@@ -153,7 +153,8 @@ def _decode_ref(raw: bytes, zarray: dict[str, Any]) -> np.ndarray:
         buf = get_codec(zarray["compressor"]).decode(buf)
     for f in reversed(zarray.get("filters") or []):
         buf = get_codec(f).decode(buf)
-    arr = np.frombuffer(bytes(buf) if not isinstance(buf, np.ndarray) else buf.tobytes(), dtype=np.dtype(zarray["dtype"]))
+    raw = bytes(buf) if not isinstance(buf, np.ndarray) else buf.tobytes()
+    arr = np.frombuffer(raw, dtype=np.dtype(zarray["dtype"]))
     chunks = tuple(zarray["chunks"])
     return arr.reshape(chunks, order=zarray.get("order", "C"))
 
@@ -398,8 +399,8 @@ class _Check:
                 via_ref = via_ref.reshape(-1)[:1].reshape(())
             else:
                 via_ref = via_ref[tuple(slice(0, r.stop - r.start) for r in region)]
-            if via_ref.dtype.newbyteorder("=") != via_src.dtype.newbyteorder("=") or not np.array_equal(via_ref, via_src,
-                                                                     equal_nan=via_ref.dtype.kind in "fc"):
+            same_dtype = via_ref.dtype.newbyteorder("=") == via_src.dtype.newbyteorder("=")
+            if not same_dtype or not np.array_equal(via_ref, via_src, equal_nan=via_ref.dtype.kind in "fc"):
                 raise self.fail(f"{name}: chunk {tuple(gkey)} of {self.files[i]} decodes differently through the "
                                 "references' codecs than through the file's own filters")
 

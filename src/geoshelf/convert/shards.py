@@ -118,7 +118,8 @@ def _runs(positions: np.ndarray) -> tuple[Run, ...]:
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
     starts = np.concatenate([[0], breaks])
     ends = np.concatenate([breaks, [positions.size]])
-    return tuple(Run(source=int(s), target=int(positions[s]), length=int(e - s)) for s, e in zip(starts, ends))
+    return tuple(Run(source=int(s), target=int(positions[s]), length=int(e - s))
+                 for s, e in zip(starts, ends, strict=True))
 
 
 def _positions(part: xr.Dataset, combined: xr.Dataset, dim: str, path: str) -> np.ndarray:

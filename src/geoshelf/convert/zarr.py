@@ -2,9 +2,9 @@
 
 * Layouts pick the inner chunks: ``map`` (whole fields per time step), ``timeseries``
   (long time, small space), ``balanced`` (~2 MB roughly cubic chunks) or explicit ``chunks``.
-* Shards group inner chunks into files of up to 512 MiB uncompressed (bounded by the array and by the memory of a worker), so the shared
-  file system sees a few large files.  Dask chunks are aligned with shards: every task
-  writes whole shards (idempotent, no two tasks touch one shard).
+* Shards group inner chunks into files of up to 512 MiB uncompressed (bounded by the array and by the
+  memory of a worker), so the shared file system sees a few large files.  Dask chunks are aligned
+  with shards: every task writes whole shards (idempotent, no two tasks touch one shard).
 * CF encodings of the source are kept: packed ``int16`` with ``scale_factor``/``add_offset``,
   ``_FillValue``, units, calendar; the result decodes to exactly the source's values.
 * Memory is bounded: NetCDF collections are written region by region (one shard per task)
@@ -57,7 +57,8 @@ def _as_dataset(obj: Any) -> tuple[xr.Dataset, str | None]:
     return obj, None
 
 
-def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None, time_dim: str | None) -> tuple[int, ...]:
+def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
+                 time_dim: str | None) -> tuple[int, ...]:
     """Inner chunk shape of one variable for a layout."""
     shape = dict(zip(var.dims, var.shape, strict=True))
     itemsize = var.dtype.itemsize
@@ -197,9 +198,11 @@ class ZarrConverter(Converter[ZarrState]):
                     raise ConversionError(f"{entry.name}: chunks name unknown dimension {dim!r} "
                                           f"(dimensions: {', '.join(dims)})")
                 if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-                    raise ConversionError(f"{entry.name}: chunk size for {dim!r} must be a positive integer, not {size!r}")
+                    raise ConversionError(f"{entry.name}: chunk size for {dim!r} must be a positive integer, not "
+                                          f"{size!r}")
                 if dims and size > dims[dim]:
-                    raise ConversionError(f"{entry.name}: chunk size {size} for {dim!r} does not fit its length {dims[dim]}")
+                    raise ConversionError(f"{entry.name}: chunk size {size} for {dim!r} does not fit its length "
+                                          f"{dims[dim]}")
             out["layout"] = "explicit"
         budget = out.get("max_task_bytes")
         if budget is not None and budget <= 0:
@@ -208,7 +211,8 @@ class ZarrConverter(Converter[ZarrState]):
         if variables is not None:
             missing = [v for v in variables if entry.variables and v not in entry.variables]
             if missing:
-                raise ConversionError(f"{entry.name}: no variable {missing[0]!r} (variables: {', '.join(entry.variables)})")
+                raise ConversionError(f"{entry.name}: no variable {missing[0]!r} (variables: "
+                                      f"{', '.join(entry.variables)})")
             if not variables:
                 out.pop("variables")
         return out

@@ -21,7 +21,9 @@ def _say(msg: str) -> None:
 
 
 def run_demo(directory: Path | None = None, *, size: str = "small", convert: bool = True) -> Path:
-    """Generate data under ``directory/data``, write ``directory/demo.yaml``, convert, open. Returns the catalog path."""
+    """Generate data under ``directory/data``, write ``directory/demo.yaml``, convert, open.
+
+    Returns the catalog path."""
     from .data import generate_demo
 
     root = (directory or demo_dir()).expanduser().resolve()
@@ -57,5 +59,5 @@ def run_demo(directory: Path | None = None, *, size: str = "small", convert: boo
     _say(f"opened sst lazily in {time.perf_counter() - t2:.2f} s:")
     print(ds)
     print()
-    _say(f"done. Try: python -c \"from geoshelf import open_catalog; cat = open_catalog(); print(cat.sst.to_dask())\"")
+    _say("done. Try: python -c \"from geoshelf import open_catalog; cat = open_catalog(); print(cat.sst.to_dask())\"")
     return catalog_path

@@ -20,9 +20,14 @@ from ..catalog import freshness
 from ..catalog.model import REPRESENTATION_ORDER
 from ..catalog.paths import is_url
 from ..catalog.trust import opener_options, representation_options
-from ..errors import (FileSetChangedError, FileSetChangedWarning, GeoshelfError, MissingRepresentationWarning,
-                      StaleRepresentationWarning,
-                      UnsafeCatalogError)
+from ..errors import (
+    FileSetChangedError,
+    FileSetChangedWarning,
+    GeoshelfError,
+    MissingRepresentationWarning,
+    StaleRepresentationWarning,
+    UnsafeCatalogError,
+)
 from ..registry import find_target
 
 if TYPE_CHECKING:

@@ -35,14 +35,14 @@ def shard_chunks(shape: tuple[int, ...], inner: tuple[int, ...], shards: tuple[i
     """Dask chunk shape for one array: the shard (or the inner chunk without shards), halved along its
     longest axis (in whole inner chunks) until it fits ``limit`` bytes and the array has at least
     ``min_chunks`` chunks (one per thread: a one-shard array must not become one task), or is one inner chunk."""
-    target = [min(s, n) for s, n in zip(shards or inner, shape)]
-    inner = tuple(min(c, n) for c, n in zip(inner, shape))
+    target = [min(s, n) for s, n in zip(shards or inner, shape, strict=True)]
+    inner = tuple(min(c, n) for c, n in zip(inner, shape, strict=True))
 
     def n_chunks() -> int:
-        return math.prod(math.ceil(n / t) for n, t in zip(shape, target))
+        return math.prod(math.ceil(n / t) for n, t in zip(shape, target, strict=True))
 
     while math.prod(target) * itemsize > limit or n_chunks() < min_chunks:
-        counts = [math.ceil(t / c) for t, c in zip(target, inner)]
+        counts = [math.ceil(t / c) for t, c in zip(target, inner, strict=True)]
         axis = max(range(len(counts)), key=lambda i: counts[i])
         if counts[axis] <= 1:
             break
@@ -69,7 +69,7 @@ def _chunk_by_shards(ds: xr.Dataset, token: str) -> xr.Dataset:
         enc = var.encoding
         inner = enc.get("chunks") or var.shape
         chunks = shard_chunks(var.shape, tuple(inner), enc.get("shards"), var.dtype.itemsize, limit, threads)
-        out[name] = var.chunk(dict(zip(var.dims, chunks)),
+        out[name] = var.chunk(dict(zip(var.dims, chunks, strict=True)),
                               from_array_kwargs={"name": f"open_zarr-{name}-{token}"})
     return ds.assign({k: v for k, v in out.items() if k in ds.data_vars}).assign_coords(
         {k: v for k, v in out.items() if k not in ds.data_vars})

@@ -29,7 +29,6 @@ import traceback
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     # -- plumbing -----------------------------------------------------------------------------------
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             sys.stderr.write(f"serve: {self.address_string()} {format % args}\n")
 
@@ -166,13 +165,13 @@ class _Handler(BaseHTTPRequestHandler):
                 left -= len(block)
 
     # -- verbs --------------------------------------------------------------------------------------
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch(self._get)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch(self._post)
 
     def _dispatch(self, fn: Callable[[str, dict[str, list[str]]], None]) -> None:
@@ -226,14 +225,15 @@ class _Handler(BaseHTTPRequestHandler):
         return pages.Links(home="/", entry=lambda n: f"/entry/{urllib.parse.quote(n)}",
                            quicklook=lambda n, v, i: pages.quicklook_href("", n, v, i),
                            paste=lambda n: f'from geoshelf import open_catalog\n'
-                                           f'ds = open_catalog("{base}/catalog.yaml")["{n.replace(".", "__")}"].to_dask()')
+                                           f'ds = open_catalog("{base}/catalog.yaml")'
+                                           f'["{n.replace(".", "__")}"].to_dask()')
 
     def _catalog_page(self, query: dict[str, list[str]], base: str) -> str:
         cat = self.server.shelf.catalog()
         text = " ".join(query.get("q", [])).strip()
         table = cat.df
-        facet_cols = ["format", "tags", "variables"] + [c for c in table.columns if c not in
-                                                        __import__("geoshelf.catalog.table", fromlist=["x"]).BASE_COLUMNS]
+        base_columns = __import__("geoshelf.catalog.table", fromlist=["x"]).BASE_COLUMNS
+        facet_cols = ["format", "tags", "variables"] + [c for c in table.columns if c not in base_columns]
         facets = cat.unique(facet_cols) if len(table) else {c: [] for c in facet_cols}
         chosen = {k: v for k, v in query.items() if k in facet_cols}
         kwargs: dict[str, Any] = {}

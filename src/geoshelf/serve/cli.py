@@ -37,7 +37,8 @@ def cmd_html(args: argparse.Namespace) -> int:
 
 def add_serve_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``serve`` and ``html`` on the ``geoshelf`` parser."""
-    sv = sub.add_parser("serve", parents=[common], help="serve the catalog read-only over HTTP (pages, STAC API, files)")
+    sv = sub.add_parser("serve", parents=[common], help="serve the catalog read-only over HTTP (pages, STAC API, "
+                                                        "files)")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     sv.add_argument("--root", action="append", metavar="DIR",

@@ -39,7 +39,8 @@ def write_site(cat: Catalog, out: str | os.PathLike[str]) -> tuple[Path, int, li
     entries = dict(cat.walk())
     no_look: list[str] = []
     links = pages.Links(home="index.html", entry=lambda n: f"entry/{_fname(n)}.html", quicklook=None,
-                        paste=lambda n: f'from geoshelf import open_catalog\nds = open_catalog("{cat.path}")["{n}"].to_dask()')
+                        paste=lambda n: f'from geoshelf import open_catalog\nds = '
+                                        f'open_catalog("{cat.path}")["{n}"].to_dask()')
     inner = pages.Links(home="../index.html", entry=lambda n: f"{_fname(n)}.html",
                         quicklook=lambda n, v, i: f"{_fname(n)}.png", paste=links.paste)
     try:

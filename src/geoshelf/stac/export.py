@@ -220,8 +220,8 @@ def _when(entry: Entry, files: list[str]) -> tuple[_dt.datetime | None, _dt.date
         if start and end:
             return None, start, end
     mtimes = [os.stat(f).st_mtime for f in files if not is_url(f) and os.path.exists(f)]
-    stamp = _dt.datetime.fromtimestamp(max(mtimes), _dt.timezone.utc) if mtimes else \
-        _dt.datetime.now(_dt.timezone.utc)
+    stamp = _dt.datetime.fromtimestamp(max(mtimes), _dt.UTC) if mtimes else \
+        _dt.datetime.now(_dt.UTC)
     return stamp.replace(microsecond=0), None, None
 
 

@@ -42,7 +42,7 @@ def asset_kind(asset: pystac.Asset) -> str | None:
     if roles and not roles & {"data", "zarr", "source"}:
         return None  # thumbnails, overviews, metadata, references/index ...
     media = (asset.media_type or "").lower().replace(" ", "")
-    for kind, medias, suffixes in _KINDS:
+    for kind, medias, _suffixes in _KINDS:
         if any(media.startswith(m.replace(" ", "")) for m in medias):
             return kind
     if not media:

@@ -7,8 +7,8 @@ a fault point the crash-free run reached, or a random delay), reruns that step a
 and compares the catalog and every output with a crash-free run of the same steps
 (:func:`~.faults.check_invariants`).
 
-``python scripts/faults.py --kills 200`` (or ``python -m geoshelf.testing.battery``) runs the long form; the test suite runs
-:func:`run_battery` with about 20 kills (marker ``reliability``).
+``python scripts/faults.py --kills 200`` (or ``python -m geoshelf.testing.battery``) runs the long form;
+the test suite runs :func:`run_battery` with about 20 kills (marker ``reliability``).
 """
 
 from __future__ import annotations

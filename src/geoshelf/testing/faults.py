@@ -308,5 +308,5 @@ def _differs(a: Any, b: Any) -> str:
     return ""
 
 
-__all__ = ["LEFTOVER_MARKERS", "ChildRun", "LoadFailure", "Snapshot", "check_invariants", "choose_kill", "compare_snapshots",
-           "kill_randomly", "run_child", "snapshot"]
+__all__ = ["LEFTOVER_MARKERS", "ChildRun", "LoadFailure", "Snapshot", "check_invariants", "choose_kill",
+           "compare_snapshots", "kill_randomly", "run_child", "snapshot"]
