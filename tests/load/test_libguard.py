@@ -27,7 +27,7 @@ class _RangeHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         rng = self.headers.get("Range")
         path = Path(self.translate_path(self.path))
         if not rng or not path.is_file():
