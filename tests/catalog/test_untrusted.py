@@ -471,3 +471,26 @@ def test_one_entry_reads_from_one_place_and_representations_get_their_own_option
     assert entry.storage_options["headers"] == {"X-Api-Key": "K1"}
     assert entry.options_for("http://127.0.0.1:1/a.zarr")["headers"] == {"X-Api-Key": "K1"}
     assert "headers" not in entry.options_for("http://127.0.0.1:2/a.zarr")  # a representation elsewhere
+
+
+@pytest.mark.parametrize(("kind", "files"), [
+    ("cog", ["../outside.tif"]), ("cog", ["/etc/x.tif"]), ("cog", [".hidden.tif"]), ("cog", ["a/b.tif"]),
+    ("cog", ["x.tif?y"]), ("cog", ["notes.txt"]), ("cog", "tile.tif"),
+    ("parquet", ["year=2020/../../x.parquet"]), ("parquet", ["/abs/x.parquet"]), ("parquet", ["a//b.parquet"]),
+    ("parquet", ["year=2020/.x.parquet"]), ("parquet", ["year=2020\\..\\x.parquet"]), ("parquet", ["x.csv"]),
+])
+def test_listed_representation_files_stay_inside(kind: str, files: Any) -> None:
+    """A served catalog lists the files of COG / Parquet representations; a hostile list cannot name a
+    file outside the representation."""
+    from geoshelf.catalog.trust import representation_options
+
+    with pytest.raises(UnsafeCatalogError, match="files"):
+        representation_options(kind, {"files": files})
+
+
+def test_listed_representation_files_accepted() -> None:
+    from geoshelf.catalog.trust import representation_options
+
+    assert representation_options("cog", {"files": ["tile_r0_c0.tif"]}) == {"files": ["tile_r0_c0.tif"]}
+    ok = {"files": ["year=2020/month=1/part-0.parquet", "part-1.parquet"]}
+    assert representation_options("parquet", ok) == ok

@@ -15,7 +15,7 @@ from geoshelf.serve import GeoshelfServer
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeoshelfServer]:
     """A server on a free port over a private copy of the demo data: sst as Zarr and JSON references,
-    elevation as COGs."""
+    elevation as COGs, stations as a partitioned Parquet dataset."""
     import os
     import shutil
 
@@ -37,6 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeoshelfServer]
     convert("sst", "zarr", catalog=cat)
     convert("sst", "references", catalog=cat, store="json")
     convert("elevation", "cog", catalog=cat)
+    convert("stations", "parquet", catalog=cat)
     (root / "data" / "secret.txt").write_text("not in any entry")
     shutil.copy2(files["sst"][0], root / "data" / "sst" / "not-catalogued.nc.bak")
     server = GeoshelfServer(cat, "127.0.0.1", 0, quiet=True)

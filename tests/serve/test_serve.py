@@ -111,6 +111,7 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
     np.save(tmp_path / "air.npy", expected["air"]["air"].values)
     np.save(tmp_path / "elevation.npy", expected["elevation"]["band_data"].values)
     assert np.isnan(expected["elevation"]["band_data"].values).any()  # nodata masked, as over HTTP
+    cat["stations"].to_dask(representation="parquet").compute().to_pickle(tmp_path / "stations.pkl")
     code = textwrap.dedent(f"""
         import numpy as np, os
         from geoshelf import open_catalog
@@ -133,6 +134,12 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
         np.testing.assert_array_equal(cog["band_data"].values, np.load({str(tmp_path / "elevation.npy")!r}))
         tif = elev.to_dask(representation="original")        # the GeoTIFF tiles, over HTTP
         np.testing.assert_array_equal(tif["band_data"].values, np.load({str(tmp_path / "elevation.npy")!r}))
+        import pandas as pd
+        st = cat["stations"]
+        assert [r.kind for r in st.representations] == ["parquet"]
+        table = st.to_dask().compute()                       # the Parquet files, hive partitions from their URLs
+        pd.testing.assert_frame_equal(table.reset_index(drop=True),
+                                      pd.read_pickle({str(tmp_path / "stations.pkl")!r}).reset_index(drop=True))
         print("client ok")
     """)
     (tmp_path / "client.py").write_text(code)
@@ -156,6 +163,7 @@ def test_xarray_over_http_on_a_client_that_cannot_read_the_paths(served: Geoshel
     assert "/data/sst/references/references.json" in paths
     assert any(p.startswith("/data/elevation/cog/") and p.endswith(".tif") for p in paths)
     assert any(p.startswith("/data/elevation/original/") and p.endswith(".tif") for p in paths)
+    assert any(p.startswith("/data/stations/parquet/year=2020/") and p.endswith(".parquet") for p in paths)
 
 
 def test_only_published_files_are_served(base: str, catalog_file: Path) -> None:

@@ -157,13 +157,22 @@ def _cog_name(v: Any) -> bool:
             and not any(c in v for c in "/\\\x00?#%"))
 
 
+def _parquet_part(v: Any) -> bool:
+    """A file of a partitioned Parquet dataset, listed by relative path (a served catalog lists them):
+    plain components (hive ``key=value`` directories), nothing that could leave the dataset."""
+    if not isinstance(v, str) or not v.endswith(".parquet") or len(v) > 1024:
+        return False
+    parts = v.split("/")
+    return all(p and not p.startswith(".") and not any(c in p for c in "\\\x00?#%") for p in parts)
+
+
 #: Opener options per representation kind (what the converters record; the loader reads).
 #: A target plugin with its own representation kind registers its options here.
 REPRESENTATION_OPTIONS: dict[str, dict[str, Check]] = {
     "zarr": {"consolidated": _any(_bool, _none), "raster_variable": _str},
     "references": {"store": _one_of("json", "parquet"), "concat_dim": _str},
     "cog": {"source_format": _one_of("netcdf", "geotiff"), "files": _list_of(_cog_name)},
-    "parquet": {"partition": _str, "row_group_size": _int},
+    "parquet": {"partition": _str, "row_group_size": _int, "files": _list_of(_parquet_part)},
 }
 
 #: Which table applies to ``args.xarray_kwargs`` / ``args.csv_kwargs`` for each entry format.

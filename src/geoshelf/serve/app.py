@@ -11,6 +11,7 @@ Routes::
     /data/NAME/zarr/KEY                 a key of NAME's Zarr store
     /data/NAME/references/references.json  NAME's references, pointing at /data/NAME/original/...
     /data/NAME/cog/FILE.tif             a COG of NAME
+    /data/NAME/parquet/K=V/FILE.parquet a file of NAME's Parquet dataset
     /stac, /stac/conformance, /stac/collections[/ID[/items[/ID]]], /stac/search (GET, POST)
 
 Bound to 127.0.0.1 unless told otherwise.  Nothing is served but the catalog, the fresh

@@ -23,9 +23,11 @@ from ..catalog.paths import common_root, is_url
 from ..errors import GeoshelfError
 from .roots import Roots, served_roots
 
-#: Representation kinds whose files a client can open over HTTP (a COG directory is served with the
-#: list of its files in the representation's options: HTTP has no directory listing).
-SERVED_KINDS: tuple[str, ...] = ("zarr", "references", "cog")
+#: Representation kinds whose files a client can open over HTTP (a COG directory and a Parquet dataset
+#: are served with the list of their files in the representation's options: HTTP has no directory listing).
+SERVED_KINDS: tuple[str, ...] = ("zarr", "references", "cog", "parquet")
+#: The files a served directory representation lists, by kind.
+_LISTED: dict[str, str] = {"cog": "*.tif", "parquet": "**/*.parquet"}
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,10 @@ class Shelf:
                 url += "/references.json"
             served = rep.to_dict()
             served["path"] = url
-            if rep.kind == "cog":
-                files = sorted(p.name for p in Path(pub.representations["cog"]).glob("*.tif"))
+            if rep.kind in _LISTED:
+                root = Path(pub.representations[rep.kind])
+                files = sorted(p.relative_to(root).as_posix() for p in root.glob(_LISTED[rep.kind])
+                               if not any(part.startswith(".") for part in p.relative_to(root).parts))
                 served["options"] = {**dict(served.get("options") or {}), "files": files}
             prov = dict(served.get("provenance") or {})
             if prov:  # the server checked freshness; a client cannot stat the server's files
