@@ -22,6 +22,7 @@ def open_parquet_representation(entry: Entry, rep: Representation, chunks: Any =
     if not names:
         raise GeoshelfError(f"{rep.path}: a Parquet representation at a URL must list its files (option 'files')")
     base = root.rstrip("/")
-    urls = [base + "/" + "/".join(urllib.parse.quote(p, safe="=") for p in n.split("/")) for n in names]  # key=value kept
+    # hive directories keep their "=": pyarrow takes the partition values from the URLs
+    urls = [base + "/" + "/".join(urllib.parse.quote(p, safe="=") for p in n.split("/")) for n in names]
     dataset = {"partitioning": "hive", "partition_base_dir": base, **dict(kwargs.pop("dataset", None) or {})}
     return dd.read_parquet(urls, dataset=dataset, storage_options=entry.options_for(root), **kwargs)
