@@ -11,7 +11,10 @@ import pytest
 from geoshelf.campaign import load_spec, run_campaign
 from geoshelf.catalog import Catalog, add_entry
 from geoshelf.convert.base import dask_client
+from geoshelf.convert.refcombine import combine_partials, identical_dims
 from geoshelf.convert.references import combine, many_refs, single_refs
+from geoshelf.convert.refindex import index_files
+from geoshelf.convert.sources import read_source
 from geoshelf.scan import scan
 
 
@@ -61,3 +64,40 @@ def test_references_campaign_of_an_entry_is_driven_from_the_client(tmp_path: Pat
     assert entry.representation("references") is not None
     np.testing.assert_array_equal(entry.to_dask(representation="references").sst.values,
                                   entry.to_dask(representation="original").sst.values)
+
+
+def test_index_files_reads_references_and_sources_in_one_task_per_batch(sst_archive: list[Path],
+                                                                         client) -> None:  # type: ignore[no-untyped-def]
+    from distributed import get_task_stream
+
+    files = [str(f) for f in sst_archive]
+    with get_task_stream(client) as ts:
+        got = index_files(files, "netcdf4", concat_dim="time")
+    assert got.refs == [single_refs(f) for f in files]  # same references, same order
+    assert repr(got.sources) == repr([read_source(f, "netcdf4") for f in files])  # NaN attributes: compare reprs
+    tasks = [t for t in ts.data if t["key"].startswith("_index_batch")]
+    assert len(tasks) == got.timings["tasks"] >= 2 and len({t["worker"] for t in tasks}) == 2
+    assert not [t for t in ts.data if not t["key"].startswith("_index_batch")]  # no other round trip
+    assert len(got.partials) == len(tasks) and all(p is not None for p in got.partials)
+
+
+def test_the_two_stage_combine_is_the_one_stage_combine(sst_archive: list[Path], client) -> None:  # type: ignore[no-untyped-def]
+    files = [str(f) for f in sst_archive]
+    got = index_files(files, "netcdf4", concat_dim="time")
+    identical = identical_dims(got.refs, got.sources, "time")
+    assert identical == ["lat", "lon"]
+    two = combine_partials(got.partials, identical, "time")
+    assert two is not None
+    assert json.dumps(two) == json.dumps(combine(got.refs, "time", identical))  # same keys, order and bytes
+
+
+def test_batches_that_interleave_in_time_are_combined_at_once(sst_archive: list[Path],
+                                                             client) -> None:  # type: ignore[no-untyped-def]
+    files = [str(f) for f in sst_archive]
+    shuffled = files[0::2] + files[1::2]  # each task's days interleave with the others'
+    got = index_files(shuffled, "netcdf4", concat_dim="time")
+    assert combine_partials(got.partials, ["lat", "lon"], "time") is None
+    assert combine_partials(got.partials[:1], ["lat", "lon"], "time") is None  # one batch: nothing to gain
+    ordered = index_files(files, "netcdf4", concat_dim="time")
+    assert combine_partials(ordered.partials, ["lat", "lon", "step"], "time") is None  # other identical variables
+    assert combine_partials([*ordered.partials[:-1], None], ["lat", "lon"], "time") is None  # a batch failed

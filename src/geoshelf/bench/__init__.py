@@ -4,7 +4,8 @@
 and writes ``docs/benchmarks.md`` plus a JSON file of the raw numbers.  Timings are the
 median of ``--repeat`` runs.  Reads are warm (page cache) unless ``--cold`` is given, which
 drops the page cache before each cold read (root only).  ``--only 7,9`` runs some rows and
-replaces just those rows in existing reports.
+replaces just those rows in existing reports; ``--skip 7c`` leaves rows out of a group that
+can skip them (row 7c, the slow value-by-value check), keeping their previous results.
 
 Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memory`` (5), ``references``
 (7, 7b, 7c), ``campaigns`` (9, 10), ``catalog_scale`` (8, 8b, 14a-14d: the cost of an edit),
@@ -43,6 +44,10 @@ GROUPS: list[tuple[tuple[str, ...], str]] = [
 ]
 
 
+#: Rows a measurement group can leave out (``--skip``): 7c, the value-by-value check of references.
+SKIPPABLE = frozenset({"7c"})
+
+
 def _selected(ids: tuple[str, ...], only: set[str] | None) -> bool:
     if not only:
         return True
@@ -58,15 +63,20 @@ def _function(ref: str) -> Callable[[Context], list[Row]]:
 
 def run(size: str = "small", workdir: Path | None = None, repeat: int = 3, cold: bool = False,
         out_md: Path | None = None, out_json: Path | None = None, log: Callable[[str], None] = print,
-        only: set[str] | None = None, command: str = "") -> list[Row]:
+        only: set[str] | None = None, command: str = "", skip: set[str] | None = None) -> list[Row]:
     """Run the measurements at ``size`` (those of ``only`` if given); write the reports if paths are given.
 
-    With ``only``, rows already in ``out_json`` that were not measured now are kept (and shown).
+    With ``only`` or ``skip`` (rows a group leaves out: :data:`SKIPPABLE`), rows already in ``out_json``
+    that were not measured now are kept (and shown).
     """
+    skip = skip or set()
+    if skip - SKIPPABLE:
+        raise ValueError(f"--skip: only {', '.join(sorted(SKIPPABLE))} can be skipped, not "
+                         f"{', '.join(sorted(skip - SKIPPABLE))}")
     warnings.simplefilter("ignore")
     root = (workdir or Path.cwd() / "bench-work").resolve() / size
     root.mkdir(parents=True, exist_ok=True)
-    ctx = Context(size=size, root=root, repeat=repeat, cold=cold, log=log)
+    ctx = Context(size=size, root=root, repeat=repeat, cold=cold, log=log, skip=frozenset(skip))
     command = command or f"python scripts/bench.py --size {size} --repeat {repeat}" + (" --cold" if cold else "")
     host = machine()
     rows: list[Row] = []
@@ -78,7 +88,7 @@ def run(size: str = "small", workdir: Path | None = None, repeat: int = 3, cold:
             judge(r)
             r.machine, r.command = host, command
             rows.append(r)
-    report = merge(read_json(out_json) if (only and out_json) else [], rows)
+    report = merge(read_json(out_json) if ((only or skip) and out_json) else [], rows)
     if out_md:
         write_markdown(report, out_md, command, repeat, ctx.temp)
     if out_json:
@@ -144,18 +154,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None,
                    help="comma-separated rows to run, e.g. 7,9,10,8b (1 = 1a-1d, 3 = 3a+3b, 10 = 10a+10b, 14 = "
                         "14a-14d)")
+    p.add_argument("--skip", default=None,
+                   help="comma-separated rows to leave out of their group, keeping their previous results: "
+                   + ", ".join(sorted(SKIPPABLE)) + " (the value-by-value references check, the slowest row)")
     a = p.parse_args(argv)
     only = {s.strip() for s in a.only.split(",") if s.strip()} if a.only else None
+    skip = {s.strip() for s in a.skip.split(",") if s.strip()} if a.skip else set()
+    if skip - SKIPPABLE:
+        p.error(f"--skip: only {', '.join(sorted(SKIPPABLE))} can be skipped")
     command = "python scripts/bench.py " + " ".join(shlex.quote(x) for x in _public_args(
         sys.argv[1:] if argv is None else argv))
     out_md, out_json, note = report_paths(a.size, a.out, a.json, a.write_docs, a.workdir)
     if note:
         print(note, file=sys.stderr)
     rows = run(a.size, a.workdir, a.repeat, a.cold, out_md, out_json, log=lambda m: print(m, file=sys.stderr),
-               only=only, command=command.strip())
+               only=only, command=command.strip(), skip=skip)
     for r in rows:
         print(f"{r.ratio:9.2f}x  {'ok ' if r.met else '-   ' if r.met is None else 'MISS'}  {r.measurement}")
     return 0
 
 
-__all__ = ["DOCUMENTED_SIZE", "GROUPS", "Row", "main", "memory_bound", "report_paths", "run"]
+__all__ = ["DOCUMENTED_SIZE", "GROUPS", "SKIPPABLE", "Row", "main", "memory_bound", "report_paths", "run"]

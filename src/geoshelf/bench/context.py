@@ -23,6 +23,8 @@ class Context:
     repeat: int = 3
     cold: bool = False
     log: Callable[[str], None] = print
+    #: Rows to leave out of their group (``--skip``).
+    skip: frozenset[str] = frozenset()
     #: Results shared between measurements (e.g. stores written by the conversion rows).
     shared: dict[str, Any] = field(default_factory=dict)
 

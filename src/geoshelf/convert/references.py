@@ -19,11 +19,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +29,16 @@ from typing import Any
 import numpy as np
 
 from ..catalog.model import Entry, Representation
-from ..errors import ConversionError, SourceError, ValidationError
+from ..errors import ConversionError, ValidationError
 from ..load.formats import sniff
-from ..load.locks import hdf5_locked
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.references import open_references_representation
 from ..progress import steps
-from .base import Appended, Converter, Option, Plan, Validation, dask_client
+from .base import Appended, Converter, Option, Plan, Validation
 from .refcheck import check_references, stored_values
+from .refcombine import combine, combine_partials, identical_dims, time_steps
+from .refcombine import meta as _meta
+from .refindex import Indexed, index_files, many_refs, single_refs
 from .sources import SourceFile, read_sources
 from .validate import compare_datasets, compare_file_samples
 
@@ -49,104 +49,6 @@ PARQUET_ABOVE_FILES = 200
 #: Conversions of fewer files are quick: no progress shown.
 PROGRESS_MIN_FILES = 50
 _ENCODING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "missing_value", "units", "calendar")
-
-
-class _Attrs:
-    """Stands in for a Zarr object while kerchunk collects the attributes it would set on it."""
-
-    def __init__(self) -> None:
-        self.attrs: dict[str, Any] = {}
-
-
-@functools.lru_cache(maxsize=1)
-def _indexer() -> type:
-    """kerchunk's SingleHdf5ToZarr, setting each variable's attributes in one Zarr call.
-
-    kerchunk hands its attributes to ``zarr.Array.attrs.update``, which zarr 3 turns into one
-    metadata rewrite (and one trip through its event loop) per attribute: about a third of the
-    time of indexing a NetCDF4 file.  Same references, byte for byte (tested).
-    """
-    from kerchunk.hdf import SingleHdf5ToZarr
-
-    class BatchedAttrsHdf5ToZarr(SingleHdf5ToZarr):  # type: ignore[misc]
-        def _transfer_attrs(self, h5obj: Any, zobj: Any) -> None:
-            box = _Attrs()
-            super()._transfer_attrs(h5obj, box)
-            if box.attrs:
-                zobj.update_attributes(box.attrs)
-
-    return BatchedAttrsHdf5ToZarr
-
-
-@hdf5_locked
-def single_refs(path: str) -> dict[str, Any]:
-    """kerchunk references of one NetCDF4/HDF5 or NetCDF3 file (raises SourceError naming the file)."""
-    if "://" not in path and sniff(path) == "netcdf3":
-        from kerchunk.netCDF3 import NetCDF3ToZarr
-
-        try:
-            return NetCDF3ToZarr(path, inline_threshold=300).translate()
-        except Exception as exc:  # noqa: BLE001 - scipy's reader raises many types on odd input
-            raise SourceError(f"{path}: cannot index as NetCDF3: {' '.join(str(exc).split())[:200]}") from None
-    try:
-        return _indexer()(path, inline_threshold=300).translate()
-    except Exception as exc:  # noqa: BLE001 - h5py raises many types on corrupt input
-        raise SourceError(f"{path}: cannot index as NetCDF4/HDF5: {' '.join(str(exc).split())[:200]}") from None
-
-
-def _refs_batch(paths: list[str]) -> list[dict[str, Any]]:
-    """References of several files, in order (one Dask task)."""
-    return [single_refs(p) for p in paths]
-
-
-def many_refs(paths: list[str], *, tasks_per_thread: int = 4,
-              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """kerchunk references of each file, in order; ``progress(n)`` is called as ``n`` more files are indexed.
-
-    With a dask.distributed Client active (a campaign driving this conversion from the client,
-    or a user's own Client) the files are indexed on the workers, a few files per task
-    (about ``tasks_per_thread`` tasks per worker thread); otherwise one after the other here.
-    """
-    advance = progress or _quiet
-    client = dask_client() if len(paths) > 1 else None
-    if client is None:
-        out = []
-        for p in paths:
-            out.append(single_refs(p))
-            advance(1)
-        return out
-    from distributed import as_completed
-
-    threads = sum(client.nthreads().values()) or 1
-    size = max(1, math.ceil(len(paths) / (threads * tasks_per_thread)))
-    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
-    futures = client.map(_refs_batch, batches, pure=False)
-    try:
-        done: dict[str, list[dict[str, Any]]] = {}
-        for fut, refs in as_completed(futures, with_results=True):
-            done[fut.key] = refs
-            advance(len(refs))
-        return [r for f in futures for r in done[f.key]]
-    finally:
-        for f in futures:
-            f.release()
-
-
-def _quiet(n: int = 1) -> None:
-    """No progress shown."""
-
-
-def _meta(refs: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """variable -> (.zarray, .zattrs) of a single-file reference set."""
-    out = {}
-    r = refs["refs"]
-    for key in r:
-        if key.endswith("/.zarray"):
-            name = key[: -len("/.zarray")]
-            zarray = json.loads(r[key])
-            zattrs = json.loads(r.get(f"{name}/.zattrs", "{}"))
-            out[name] = (zarray, zattrs)
-    return out
 
 
 def preflight(files: list[str], refs: list[dict[str, Any]], concat_dim: str = "time",
@@ -196,21 +98,6 @@ def preflight(files: list[str], refs: list[dict[str, Any]], concat_dim: str = "t
                 raise ConversionError(f"{f}: grid differs from {files[0]} (coordinate {name!r}){way_out}")
 
 
-def same_scalars(refs: list[dict[str, Any]], sources: list[SourceFile]) -> list[str]:
-    """Scalar variables holding the same value in every file (e.g. a forecast ``step``): kept scalar, as the
-    sources open, rather than stacked along time."""
-    out = []
-    for name, (zarray, _zattrs) in _meta(refs[0]).items():
-        if zarray["shape"]:
-            continue
-        vals = [s.variables[name] for s in sources if name in s.variables]
-        if len(vals) == len(sources) and all(
-                v.values is not None and np.array_equal(v.values, vals[0].values, equal_nan=v.dtype.kind == "f")
-                for v in vals):
-            out.append(name)
-    return out
-
-
 def read_refs(path: Path, store: str) -> Any:
     """The key -> reference mapping of a stored reference set (a Parquet store's is read lazily)."""
     if store == "parquet":
@@ -224,23 +111,6 @@ def read_refs(path: Path, store: str) -> Any:
 
 def _kind(files: list[str]) -> str:
     return "netcdf3" if "://" not in files[0] and sniff(files[0]) == "netcdf3" else "netcdf4"
-
-
-def _time_steps(refs: dict[str, Any], dim: str) -> int:
-    meta = _meta(refs)
-    if dim not in meta:
-        return 0
-    return int(meta[dim][0]["shape"][0])
-
-
-def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: list[str] | None = None) -> dict[str, Any]:
-    """Combine per-file references along time, decoding CF time per file."""
-    from kerchunk.combine import MultiZarrToZarr
-
-    if len(refs) == 1:
-        return refs[0]
-    return MultiZarrToZarr(refs, concat_dims=[concat_dim], identical_dims=identical or [],
-                           coo_map={concat_dim: "cf:time"}).translate()
 
 
 @dataclass(kw_only=True)
@@ -303,25 +173,36 @@ class ReferencesConverter(Converter[ReferencesState]):
         return entry.name + (".refs.parq" if store == "parquet" else ".refs.json")
 
     def _refs(self, plan: Plan[ReferencesState], files: list[str]) -> list[dict[str, Any]]:
+        self._one_kind(files)
+        with _steps("indexing", plan, files) as advance:
+            return many_refs(files, progress=advance)
+
+    @staticmethod
+    def _one_kind(files: list[str]) -> None:
         kinds = {f: sniff(f) for f in files if "://" not in f}
         if len(set(kinds.values())) > 1:
             nc3 = next(f for f, k in kinds.items() if k == "netcdf3")
             raise ConversionError(f"{nc3}: NetCDF3 among NetCDF4 files: one virtual Zarr cannot reference both "
                                   "(different layouts and codecs); convert with --to zarr instead")
-        with _steps("indexing", plan, files) as advance:
-            return many_refs(files, progress=advance)
 
-    def _build(self, plan: Plan[ReferencesState], files: list[str], refs: list[dict[str, Any]]) -> dict[str, Any]:
+    def _index(self, plan: Plan[ReferencesState], files: list[str]) -> Indexed:
+        """Each file's references and source facts, in one pass (on the workers when a client is active, which
+        also combine their batches of files)."""
+        self._one_kind(files)
+        with _steps("indexing", plan, files) as advance:
+            return index_files(files, _kind(files), concat_dim=plan.options["concat_dim"], progress=advance)
+
+    def _build(self, plan: Plan[ReferencesState], files: list[str], indexed: Indexed) -> dict[str, Any]:
         dim = plan.options["concat_dim"]
-        with _steps("reading", plan, files) as advance:
-            sources = read_sources(files, _kind(files), progress=advance)
+        refs, sources = indexed.refs, indexed.sources
         plan.state.sources = sources  # the metadata check reads the same facts
         preflight(files, refs, dim, sources)
-        identical = [n for n, (_z, a) in _meta(refs[0]).items()
-                     if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim] + same_scalars(refs, sources)
-        combined = combine(refs, dim, identical)
-        expected = sum(_time_steps(r, dim) for r in refs)
-        got = _time_steps(combined, dim)
+        identical = identical_dims(refs, sources, dim)
+        combined = combine_partials(indexed.partials, identical, dim) if len(files) > 1 else None
+        if combined is None:
+            combined = combine(refs, dim, identical)
+        expected = sum(time_steps(r, dim) for r in refs)
+        got = time_steps(combined, dim)
         if got != expected:
             raise ValidationError(f"{files[0]} (+{len(files) - 1} files): combined references have {got} time steps, "
                                   f"the files hold {expected} (time would be collapsed)")
@@ -336,8 +217,7 @@ class ReferencesConverter(Converter[ReferencesState]):
         refs_to_dataframe(refs, str(path), record_size=10_000)
 
     def write(self, plan: Plan[ReferencesState], path: Path) -> None:
-        refs = self._refs(plan, plan.files)
-        self._store(self._build(plan, plan.files, refs), path, plan.options["store"])
+        self._store(self._build(plan, plan.files, self._index(plan, plan.files)), path, plan.options["store"])
 
     def validate(self, plan: Plan[ReferencesState], path: Path) -> Validation:
         """``full``/``metadata`` (default): every chunk's byte range, codecs and the decoded coordinates checked
@@ -386,9 +266,9 @@ class ReferencesConverter(Converter[ReferencesState]):
         identical = [n for n, (_z, a) in _meta(new_refs[0]).items()
                      if a.get("_ARRAY_DIMENSIONS") == [n] and n != dim]
         combined = combine([old, *new_refs], dim, identical)
-        expected = _time_steps(old, dim) + sum(_time_steps(r, dim) for r in new_refs)
-        if _time_steps(combined, dim) != expected:
-            raise ValidationError(f"{path}: appended references have {_time_steps(combined, dim)} time steps, "
+        expected = time_steps(old, dim) + sum(time_steps(r, dim) for r in new_refs)
+        if time_steps(combined, dim) != expected:
+            raise ValidationError(f"{path}: appended references have {time_steps(combined, dim)} time steps, "
                                   f"expected {expected}")
         tmp = path.with_name(f".{path.name}.partial-append")
         tmp.write_text(json.dumps(combined))
