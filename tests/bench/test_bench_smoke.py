@@ -75,3 +75,25 @@ def test_a_run_at_another_size_leaves_the_documented_rows(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr[-2000:]
     rows = {row["id"]: row for row in json.loads((cwd / "docs" / "benchmarks.json").read_text())["rows"]}
     assert "--size tiny" in rows["10b"]["command"] and "--size medium" in rows["1a"]["command"]
+
+
+def test_bench_skip_leaves_7c_out_and_keeps_its_row(tmp_path: Path) -> None:
+    """``--only 7 --skip 7c`` measures rows 7 and 7b, not the slow value-by-value row, whose old result stays."""
+    out_md, out_json = tmp_path / "b.md", tmp_path / "b.json"
+    out_json.write_text(json.dumps({"rows": [{"measurement": "7c. old", "geoshelf": 9.0, "baseline": 1.0, "unit": "s",
+                                              "target": "for reference", "met": None, "id": "7c"}]}))
+    r = subprocess.run([sys.executable, "scripts/bench.py", "--size", "tiny", "--repeat", "1", "--only", "7",
+                        "--skip", "7c", "--workdir", str(tmp_path / "w"), "--out", str(out_md), "--json",
+                        str(out_json)], capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {row["id"]: row for row in json.loads(out_json.read_text())["rows"]}
+    assert set(rows) == {"7", "7b", "7c"}
+    assert rows["7c"]["measurement"] == "7c. old"
+    assert rows["7b"]["command"] == "python scripts/bench.py --size tiny --repeat 1 --only 7 --skip 7c"
+    assert "references: bare" in r.stderr and "values" not in r.stderr.split("references: campaign")[0]
+
+
+def test_bench_refuses_to_skip_other_rows(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "scripts/bench.py", "--size", "tiny", "--skip", "7b"], capture_output=True,
+                       text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert r.returncode == 2 and "--skip: only 7c can be skipped" in r.stderr

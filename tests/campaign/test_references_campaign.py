@@ -71,14 +71,16 @@ def test_index_files_reads_references_and_sources_in_one_task_per_batch(sst_arch
     from distributed import get_task_stream
 
     files = [str(f) for f in sst_archive]
+    done: list[int] = []
     with get_task_stream(client) as ts:
-        got = index_files(files, "netcdf4", concat_dim="time")
+        got = index_files(files, "netcdf4", concat_dim="time", progress=done.append)
     assert got.refs == [single_refs(f) for f in files]  # same references, same order
     assert repr(got.sources) == repr([read_source(f, "netcdf4") for f in files])  # NaN attributes: compare reprs
     tasks = [t for t in ts.data if t["key"].startswith("_index_batch")]
     assert len(tasks) == got.timings["tasks"] >= 2 and len({t["worker"] for t in tasks}) == 2
     assert not [t for t in ts.data if not t["key"].startswith("_index_batch")]  # no other round trip
     assert len(got.partials) == len(tasks) and all(p is not None for p in got.partials)
+    assert len(done) == len(tasks) and sum(done) == len(files)  # progress as each task's files come back
 
 
 def test_the_two_stage_combine_is_the_one_stage_combine(sst_archive: list[Path], client) -> None:  # type: ignore[no-untyped-def]
