@@ -88,8 +88,9 @@ def references_rows(ctx: Context) -> list[Row]:
                         f"default metadata validation) vs {bare}",
             geoshelf=round(c, 3), baseline=round(b, 3), unit="s", target=">= 1.5x",
             note=f"campaign wall time end to end (plan, cluster start and stop, state, catalog commit), of which the "
-                 f"conversion unit {np.median(t_unit):.1f} s (on the workers, one task per few files: kerchunk indexing, "
-                 f"the check's per-file reads with pyfive, and a first combine of the task's files; on the client: "
+                 f"conversion unit {np.median(t_unit):.1f} s (on the workers, one task per few files: kerchunk "
+                 f"indexing, the check's per-file reads with pyfive, and a first combine of the task's files; on the "
+                 f"client: "
                  f"the final combine of the tasks' results, the store and the check); {store.get('full', '')} store"),
         Row(measurement=f"7b. convert --to references with full (metadata) validation vs {bare}",
             geoshelf=round(m, 3), baseline=round(b, 3), unit="s", target=">= 0.67x (within 1.5x of bare)",
