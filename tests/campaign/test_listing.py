@@ -217,3 +217,29 @@ def test_a_bad_line_deep_in_a_block_is_named_with_its_number(tmp_path: Path, slo
     (tmp_path / "l.tsv").write_text("# header\n" + "\n".join(lines) + "\n")
     with pytest.raises(CampaignError, match=f"l.tsv: line 323: {error}"):
         group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False)
+
+
+def test_several_reader_processes_give_the_same_groups_in_the_same_order(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big listing of a dry run is read in ranges by processes; a range holding a comment is read line by
+    line by the driver; a bad line in a later range is named with its number in the whole file."""
+    from geoshelf.campaign import listing
+
+    lines = [_line((i // 9) % 40, i, i * 7, f"1700000000.{i:05d}") for i in range(2000)]  # directories recur
+    lines[1500] = "# a comment in the third range"
+    (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
+    expected = _expected(lines, tmp_path)
+    sequential = listing.group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False)
+    monkeypatch.setattr(listing, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(listing, "reader_processes", lambda: 4)
+    stats: dict[str, int] = {}
+    parallel = listing.group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False,
+                                     stats=stats)
+    assert stats == {"readers": 4}
+    assert [(k, g.count, g.bytes, g.digest, g.first) for k, g in parallel.items()] == \
+        [(k, g.count, g.bytes, g.digest, g.first) for k, g in sequential.items()]
+    assert {k: (g.count, g.bytes, g.digest, g.first) for k, g in parallel.items()} == expected
+    lines[1800] = lines[1800].replace("\t", " ", 1)
+    (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(CampaignError, match="l.tsv: line 1801: expected 3 tab-separated columns"):
+        listing.group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False)

@@ -81,6 +81,8 @@ class Plan:
     batches: list[list[Unit]]
     #: Why inputs are missing (a dry run's plan only: a real run stops on the first).
     missing: list[str] = field(default_factory=list)
+    #: Processes that read the listing (0: read in this process).
+    listing_readers: int = 0
 
     @property
     def by_id(self) -> dict[str, Unit]:
@@ -234,6 +236,7 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
     out_dir = _output_dir(spec, catalog_path) if target else None
     units: list[Unit] = []
     missing: list[str] = []
+    listing_stats: dict[str, int] = {}
     if spec.mode == "entries":
         cat = Catalog(catalog_path)
         for seq, name in enumerate(spec.entries):
@@ -263,7 +266,8 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
         from .spec import template_fields
 
         groups_l = group_listing(spec.listing, spec.name_template, spec.pattern,
-                                 template_fields(spec.name_template, str(spec.path)), keep_files=keep_files)
+                                 template_fields(spec.name_template, str(spec.path)), keep_files=keep_files,
+                                 stats=listing_stats)
         for seq, (name, g) in enumerate(groups_l.items()):
             output = None
             if target is not None:
@@ -304,7 +308,7 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
     client_units = [u for u in units if on_client]
     batches = pack([u for u in units if not on_client], spec.batch_size)
     return Plan(spec=spec, catalog_path=catalog_path, work=work, units=units, client_units=client_units,
-                batches=batches, missing=missing)
+                batches=batches, missing=missing, listing_readers=listing_stats.get("readers", 0))
 
 
 __all__ = ["Plan", "Unit", "Work", "build_plan", "group_files", "jobs_needed", "pack", "resolve_catalog", "unit_id"]

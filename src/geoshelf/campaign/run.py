@@ -135,8 +135,10 @@ def describe_plan(plan: Plan, profile: Profile, *, state_counts: dict[str, int] 
             names = b[0].name if len(b) == 1 else f"{b[0].name} .. {b[-1].name}"
             lines.append(f"    task {i + 1}: {len(b)} unit(s), {sum(u.n_files for u in b)} file(s): {names}")
     if footprint is not None:
+        readers = (f", {plan.listing_readers} listing readers {footprint['worker_peak_rss'] / 2**20:.0f} MiB each"
+                   if footprint.get("worker_peak_rss") else "")
         lines.append(f"  planning: {footprint['plan_seconds']:.1f} s, driver peak memory "
-                     f"{footprint['driver_peak_rss'] / 2**20:.0f} MiB; the state database would be "
+                     f"{footprint['driver_peak_rss'] / 2**20:.0f} MiB{readers}; the state database would be "
                      f"{footprint['state_bytes'] / 2**20:.1f} MiB ({len(plan.units)} units; measured in a temporary "
                      "directory, removed)")
     if with_script and profile.batch:
@@ -353,7 +355,10 @@ def plan_campaign(spec_path: str | Path, *, cluster: str | None = None, catalog:
         finally:
             st.close()
     footprint = {"plan_seconds": planned, "state_bytes": state_size(plan.units),
-                 "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+                 "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                 # the processes that read a big listing (campaign.listing), the largest of them
+                 "worker_peak_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+                 if plan.listing_readers else 0}
     text = describe_plan(plan, profile, state_counts=counts, footprint=footprint)
     print(text, end="", file=out or sys.stdout)
     return text
