@@ -98,7 +98,8 @@ def planning(ctx: Context) -> list[Row]:
         load = os.getloadavg()[0]
         wall, cpu, text = _dry_run(spec)
         m = re.search(r"planning: ([\d.]+) s, driver peak memory (\d+) MiB"
-                      r"(?:, (\d+) listing readers (\d+) MiB each)?; the state database would be ([\d.]+) MiB \((\d+) units", text)
+                      r"(?:, (\d+) listing readers (\d+) MiB each)?; the state database would be ([\d.]+) MiB "
+                      r"\((\d+) units", text)
         tasks = re.search(r"in (\d+) Dask tasks", text)
         jobs = re.search(r"slurm: (\d+) jobs would be submitted", text)
         if m is None or tasks is None or jobs is None:
