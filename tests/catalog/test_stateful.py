@@ -1,13 +1,15 @@
 """A stateful model of catalog edits from two processes (like zarr's ``testing/stateful.py``).
 
-Two long-lived worker processes edit the same catalog file (add, update, remove, relocate),
-sometimes at the same moment; every operation is also applied to an in-memory model.  After
+Two long-lived worker processes edit the same catalog file (add, update, remove, relocate, and
+convert: a real conversion of real NetCDF files that publishes a Zarr store and records it in the
+catalog), sometimes at the same moment; every operation is also applied to an in-memory model.  After
 every step the file, read back, equals the model: nothing lost, nothing half-written, and the
 hand-written comment at the top and inside the first entry are still there.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -17,14 +19,24 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    precondition,
+    rule,
+)
 
-from geoshelf.catalog import Catalog, Entry, Representation
+from geoshelf.catalog import Catalog, Entry, Representation, add_entry
+from geoshelf.demo.data import make_sst
+from geoshelf.scan import scan
 
 WORKER = """
 import json, sys
 from geoshelf.catalog import Entry, add_entry, remove_entry, update_entry
 from geoshelf.catalog.relocate import relocate
+from geoshelf.convert import convert
 from geoshelf.errors import GeoshelfError
 path = sys.argv[1]
 for line in sys.stdin:
@@ -38,6 +50,10 @@ for line in sys.stdin:
             remove_entry(path, cmd["name"])
         elif cmd["op"] == "relocate":
             relocate(path, cmd["old"], cmd["new"])
+        elif cmd["op"] == "convert":
+            rep = convert(cmd["name"], "zarr", catalog=path, layout=cmd["layout"])
+            print("ok " + json.dumps(rep.to_dict()), flush=True)
+            continue
         print("ok", flush=True)
     except GeoshelfError as exc:
         print("error " + str(exc), flush=True)
@@ -87,12 +103,16 @@ class CatalogEdits(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dir = Path(_tmp_dir())
-        self.path = self.dir / f"cat{id(self)}.yaml"
+        self.dir = Path(_tmp_dir()) / f"run{next(_RUNS)}"  # each example its own catalog, data and shelf
+        self.dir.mkdir()
+        self.path = self.dir / "catalog.yaml"
         for where in ("A", "B"):
             (self.dir / where).mkdir(exist_ok=True)
         self.path.write_text(HEAD.format(root=self.dir))
-        self.model: dict[str, Entry] = {"keep": Catalog(self.path).keep}
+        real = self.dir / "R" / "real"  # real files (outside A and B, which relocate moves between)
+        make_sst(real, days=3, ny=12, nx=24)
+        add_entry(self.path, scan([str(f) for f in sorted(real.glob("*.nc"))], "real", catalog_dir=str(self.dir)))
+        self.model: dict[str, Entry] = {"keep": Catalog(self.path).keep, "real": Catalog(self.path).real}
         self.workers = [Worker(self.path), Worker(self.path)]
 
     def teardown(self) -> None:
@@ -150,12 +170,37 @@ class CatalogEdits(RuleBasedStateMachine):
             self.model[name] = e.replace(urlpath=new + url[len(old):] if url.startswith(old + "/") else url,
                                          representations=reps)
 
-    @precondition(lambda self: len(self.model) >= 3)
+    @rule(w=st.integers(0, 1), layout=st.sampled_from(["map", "timeseries"]), data=st.data())
+    def convert(self, w: int, layout: str, data: st.DataObject) -> None:
+        """One process converts the real entry (publishes a Zarr store, then records it in the catalog) while the
+        other maybe updates another entry at the same moment: both land, nothing else changes."""
+        self.workers[w].send(op="convert", name="real", layout=layout)
+        others = sorted(set(self.model) - {"keep", "real"})
+        changed = None
+        if others and data.draw(st.booleans()):
+            name = data.draw(st.sampled_from(others))
+            changed = self.model[name].replace(files=data.draw(st.integers(0, 99)))
+            self.workers[1 - w].send(op="update", name=name, source=self._source(changed))
+        answer = self.workers[w].answer()
+        assert answer.startswith("ok "), answer
+        rep = Representation.from_dict(json.loads(answer[3:]))
+        # a new store is returned by its path; a fresh one (same layout again) as recorded
+        assert rep.kind == "zarr" and rep.path in (str(self.dir / "shelf" / "real.zarr"),
+                                                   "{{ CATALOG_DIR }}/shelf/real.zarr"), rep
+        if changed is not None:
+            assert self.workers[1 - w].answer() == "ok"
+            self.model[changed.name] = changed
+        stored = Representation(kind=rep.kind, path="{{ CATALOG_DIR }}/shelf/real.zarr", format=rep.format,
+                                options=rep.options, provenance=rep.provenance)
+        self.model["real"] = self.model["real"].with_representation(stored)
+        assert Catalog(self.path).real.to_dask()["sst"].shape[0] == 3  # the recorded store opens
+
+    @precondition(lambda self: len(self.model) >= 4)
     @rule(data=st.data())
     def two_at_once(self, data: st.DataObject) -> None:
         """Both processes edit different entries at the same moment (the lock serialises them)."""
-        a, b = data.draw(st.lists(st.sampled_from(sorted(set(self.model) - {"keep"})), min_size=2, max_size=2,
-                                  unique=True))
+        a, b = data.draw(st.lists(st.sampled_from(sorted(set(self.model) - {"keep", "real"})), min_size=2,
+                                  max_size=2, unique=True))
         new = data.draw(st.sampled_from([n for n in NAMES if n not in self.model] or [None]))
         ea = self.model[a].replace(description=data.draw(_text), files=data.draw(st.integers(0, 99)))
         self.workers[0].send(op="update", name=a, source=self._source(ea))
@@ -192,6 +237,7 @@ class CatalogEdits(RuleBasedStateMachine):
 
 
 _TMP: list[Path] = []
+_RUNS = itertools.count()
 
 
 def _tmp_dir() -> Path:
@@ -201,6 +247,8 @@ def _tmp_dir() -> Path:
 @pytest.fixture
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOSHELF_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("GEOSHELF_CONFIG", str(tmp_path / "no-user-config.yaml"))
+    monkeypatch.delenv("GEOSHELF_SHELF_ROOT", raising=False)
     _TMP.append(tmp_path)
 
 

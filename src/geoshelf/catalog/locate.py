@@ -132,19 +132,19 @@ def origin(url: str) -> tuple[str, str, int | None] | None:
     return parts[:3] if parts is not None else None
 
 
-def storage_options_for(url: str) -> dict[str, Any]:
-    """Storage options for a URL from the user's config (``storage_options: {URL prefix: {...}}``).
-
-    Secrets stay in the user's config, never in a catalog.  A configured prefix matches on the
-    parsed URL: same scheme, host and port (for object stores: bucket), and whole path segments,
-    so ``http://a:1@b:2/x`` never gets the options of ``http://a:1``.  The longest match wins.
-    """
+def configured_storage_options() -> dict[str, Any]:
+    """The user's ``storage_options:`` (URL prefix -> options), checked to be a mapping."""
     options = read_config(user_config_path()).get("storage_options") or {}
     if not isinstance(options, dict):
         raise CatalogError(f"{user_config_path()}: storage_options must be a mapping of URL prefixes to options")
+    return options
+
+
+def matching_prefix(url: str, options: dict[str, Any]) -> str | None:
+    """The configured prefix of ``options`` that holds ``url`` (longest match on the parsed URL), or None."""
     target = _url_parts(url)
     if target is None:
-        return {}
+        return None
     best: tuple[int, str] | None = None
     for prefix in options:
         want = _url_parts(str(prefix))
@@ -152,9 +152,21 @@ def storage_options_for(url: str) -> dict[str, Any]:
             continue
         if best is None or len(want[3]) > best[0]:
             best = (len(want[3]), prefix)
-    if best is None:
+    return best[1] if best is not None else None
+
+
+def storage_options_for(url: str) -> dict[str, Any]:
+    """Storage options for a URL from the user's config (``storage_options: {URL prefix: {...}}``).
+
+    Secrets stay in the user's config, never in a catalog.  A configured prefix matches on the
+    parsed URL: same scheme, host and port (for object stores: bucket), and whole path segments,
+    so ``http://a:1@b:2/x`` never gets the options of ``http://a:1``.  The longest match wins.
+    """
+    options = configured_storage_options()
+    prefix = matching_prefix(url, options)
+    if prefix is None:
         return {}
-    found = options[best[1]] or {}
+    found = options[prefix] or {}
     if not isinstance(found, dict):
-        raise CatalogError(f"{user_config_path()}: storage_options for {best[1]!r} must be a mapping")
+        raise CatalogError(f"{user_config_path()}: storage_options for {prefix!r} must be a mapping")
     return dict(found)
