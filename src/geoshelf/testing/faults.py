@@ -37,8 +37,16 @@ from ..faults import ENV_FAULT, ENV_SCOPE, ENV_TRACE
 #: Names of leftovers that must never be found where an output is published or after a rerun.
 LEFTOVER_MARKERS = (".partial-", ".old-")
 
-_CALL = ("import pickle, sys; fn, args, kwargs = pickle.loads(sys.stdin.buffer.read()); "
-         "fn(*args, **kwargs)")
+#: A library call in a child: a GeoshelfError is one line and exit status 2, as the CLI gives it (a rerun of
+#: a step that was done before the kill may refuse that way); anything else keeps its traceback.
+_CALL = ("import pickle, sys\n"
+         "from geoshelf.errors import GeoshelfError\n"
+         "fn, args, kwargs = pickle.loads(sys.stdin.buffer.read())\n"
+         "try:\n"
+         "    fn(*args, **kwargs)\n"
+         "except GeoshelfError as exc:\n"
+         "    print(f'geoshelf: error: {exc}', file=sys.stderr)\n"
+         "    sys.exit(2)\n")
 
 
 @dataclass(frozen=True, kw_only=True)
