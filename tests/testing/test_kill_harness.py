@@ -54,6 +54,18 @@ def test_kill_after_a_delay_takes_the_whole_process_group(tmp_path: Path) -> Non
     assert not done.killed and done.returncode == 0 and marker.exists()
 
 
+def test_a_library_call_refusing_is_one_line_like_the_cli(tmp_path: Path) -> None:
+    """A rerun of a step done before the kill may refuse (``remove_entry`` of a removed entry): one line, exit 2,
+    as the CLI gives it; a bug keeps its traceback."""
+    from geoshelf.catalog import remove_entry
+
+    refused = run_child(remove_entry, str(tmp_path / "missing.yaml"), "air")
+    assert refused.returncode == 2 and not refused.killed
+    assert refused.stderr.startswith("geoshelf: error: ") and refused.stderr.count("\n") == 1, refused.stderr
+    bug = run_child(int, "not a number")
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "ValueError" in bug.stderr
+
+
 def test_random_kills_choose_points_the_reference_reached() -> None:
     from geoshelf.testing.faults import ChildRun
 
