@@ -40,10 +40,8 @@ import dask.config
 import yaml
 
 from .errors import ClusterError
-
-PROFILES: tuple[str, ...] = ("local", "slurm", "pbs", "gateway")
-#: Profiles that submit jobs to a batch scheduler through dask-jobqueue.
-BATCH_PROFILES: frozenset[str] = frozenset({"slurm", "pbs"})
+from .profiles import BATCH_PROFILES, PROFILES  # noqa: F401 - BATCH_PROFILES: profiles that submit jobs to a
+#                                                  batch scheduler through dask-jobqueue
 #: dask-jobqueue settings a site's ``jobqueue.yaml`` may give, and the geoshelf key each fills.
 JOBQUEUE_KEYS: dict[str, str] = {
     "cores": "cores", "processes": "processes", "memory": "memory", "walltime": "walltime",

@@ -27,7 +27,9 @@ from geoshelf.catalog import (
     update_entry,
 )
 from geoshelf.catalog.emit import emit
-from geoshelf.catalog.index import MIN_ENTRIES, Index
+from geoshelf.catalog import writer
+from geoshelf.catalog.index import MIN_ENTRIES, Index, index_path, key_offsets
+from geoshelf.catalog.splice import locate
 from geoshelf.catalog.yamlio import dump_text
 from geoshelf.errors import CatalogError, EntryNotFoundError
 
@@ -365,3 +367,120 @@ def test_permission_denied_is_one_line(tmp_path: Path, where: str) -> None:
     finally:
         shared.chmod(0o755)
         shutil.rmtree(shared)
+
+
+# -- large catalogs: edits follow the entry offsets the derived index records ----------------------------------
+# No search of the file; the offsets always equal where the entries really are (else the writer finds them again).
+
+N = MIN_ENTRIES + 20
+_BIG_NAMES = [f"d{i:04d}" for i in range(N)]
+
+
+def _recorded_equals_the_file(path: Path) -> None:
+    """The index is fresh and every recorded offset is where locate() finds the entry in the file now."""
+    st_ = path.stat()
+    index = Index.open(path, st_)
+    assert index is not None, "the index went stale"
+    names = list(index)
+    data = path.read_bytes()
+    truth = dict(locate(data, names).keys)
+    got = key_offsets(path, st_, names)
+    assert got is not None, "the offsets were dropped"
+    assert dict(got.keys) == truth and got.total == len(names)
+    assert data[got.sources:].startswith(b"sources:")
+
+
+def _big(path: Path, styles: list[int]) -> None:
+    path.write_text(_catalog_text(_BIG_NAMES, [styles[i % len(styles)] for i in range(N)]))
+    Catalog(path)  # builds the index
+    add_entry(path, Entry(name="first", urlpath="/f.nc"))  # the first edit locates every entry and records them
+    remove_entry(path, "first")
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["add", "update", "remove", "many"]), st.integers(0, N - 1),
+                          st.integers(1, 6)), min_size=1, max_size=6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_ops, styles=st.lists(st.integers(0, 2), min_size=1, max_size=3))
+def test_edits_follow_the_recorded_offsets_and_keep_them_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              ops: list[tuple[str, int, int]], styles: list[int]) -> None:
+    path = tmp_path / f"cat{abs(hash((repr(ops), repr(styles))))}.yaml"
+    _big(path, styles)
+    _recorded_equals_the_file(path)
+    original = path.read_text()
+
+    def no_search(*_a: object, **_k: object) -> None:
+        raise AssertionError("the writer searched the whole file although the offsets were recorded")
+
+    with monkeypatch.context() as m:  # undone before hypothesis' next example
+        m.setattr(writer, "_layout", no_search)
+        order = list(_BIG_NAMES)  # the model: entry names in file order, and what the edits wrote
+        expect: dict[str, tuple[str, int]] = {}
+        touched: set[str] = set()
+        for k, (kind, i, count) in enumerate(ops):
+            name = order[i % len(order)]
+            if kind == "add":
+                add_entry(path, Entry(name=f"new{k}", urlpath=f"/n/{k}.nc", description="it's new", files=k))
+                order.append(f"new{k}")
+                expect[f"new{k}"] = ("it's new", k)
+            elif kind == "update":
+                update_entry(path, Catalog(path)[name].replace(description=f"changed {k}", files=k))
+                expect[name] = (f"changed {k}", k)
+            elif kind == "remove":
+                remove_entry(path, name)
+                order.remove(name)
+                expect.pop(name, None)
+            else:  # several at once: some replaced, one new
+                some = order[i % len(order):i % len(order) + count] + [f"many{k}"]
+                before = Catalog(path)
+                descriptions = {n: before[n].description for n in some[:-1]}
+                edit_entries(path, some, lambda n, old, k=k: (old or Entry(name=n, urlpath="/m.nc",
+                                                                           description="many")).replace(files=k + 1))
+                order.append(f"many{k}")
+                expect.update({n: (descriptions.get(n, "many"), k + 1) for n in some})
+            touched.update(order[-1:] if kind == "add" else [name] if kind != "many" else some)
+            _recorded_equals_the_file(path)
+            parsed = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)["sources"]
+            assert list(parsed) == order
+            cat = Catalog(path)
+            for n, (description, files) in expect.items():
+                assert (cat[n].description, cat[n].files) == (description, files), n
+    final = path.read_text()
+    pos = 0
+    for j, name in enumerate(_BIG_NAMES):  # untouched entries: byte for byte, in order
+        if name in touched:
+            continue
+        block = _block(name, styles[j % len(styles)]).lstrip("\n")
+        at = final.find(block, pos)
+        assert at >= 0, f"entry {name} was rewritten"
+        pos = at + len(block)
+    assert final.endswith("\n# end of the curated entries\n")
+
+
+def test_wrong_recorded_offsets_are_not_trusted(tmp_path: Path) -> None:
+    """Offsets that do not point at the entries (a bug, a hand-edited index) are found out; the edit is right."""
+    import sqlite3
+
+    path = tmp_path / "cat.yaml"
+    _big(path, [0, 1, 2])
+    db = sqlite3.connect(index_path(path))
+    with db:
+        db.execute("UPDATE offsets SET off = off + 7")  # every entry a few bytes off
+    db.close()
+    update_entry(path, Catalog(path)["d0100"].replace(description="changed"))
+    parsed = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)["sources"]
+    assert parsed["d0100"]["description"] == "changed" and list(parsed) == _BIG_NAMES
+    _recorded_equals_the_file(path)  # found again and recorded
+
+
+def test_a_file_changed_by_another_program_is_located_again(tmp_path: Path) -> None:
+    path = tmp_path / "cat.yaml"
+    _big(path, [2])
+    text = path.read_text().replace("  d0001:", "  # a note added in an editor\n  d0001:")
+    path.write_text(text)  # the index is stale now (size, mtime): the next open rebuilds it
+    remove_entry(path, "d0003")
+    parsed = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)["sources"]
+    assert "d0003" not in parsed and len(parsed) == N - 1
+    assert "  # a note added in an editor\n  d0001:" in path.read_text()
+    _recorded_equals_the_file(path)

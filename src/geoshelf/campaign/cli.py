@@ -8,7 +8,7 @@ import datetime as _dt
 import json
 from typing import Any
 
-from ..cluster import PROFILES
+from ..profiles import PROFILES
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -458,14 +458,16 @@ def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
 
 
 def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
-                 change: Callable[[str, Entry | None], Entry | None]) -> list[str]:
+                 change: Callable[[str, Entry | None], Entry | None], *, create: bool = True) -> list[str]:
     """Add or replace many entries in ONE locked, atomic edit (e.g. a campaign's final commit).
 
     For each name, ``change(name, current)`` gets the entry as it is in the file now (or
-    None) and returns the entry to write, or None to leave it.  Entries that come back
+    None), under the catalog's lock, and returns the entry to write, or None to leave it (an
+    exception it raises stops the edit: nothing is written).  Entries that come back
     unchanged are not rewritten (when none changes, the file is not written at all);
     comments inside rewritten ones are kept.  ``change`` may be called again for a name
     (when another program changed the file meanwhile).  Returns the names written.
+    ``create=False``: a missing catalog file is an error rather than a new catalog.
     """
     p = Path(path).expanduser().resolve()
 
@@ -481,7 +483,7 @@ def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
             out[new.name] = _to_node(new, str(p.parent))
         return out
 
-    return list(edit_sources(p, plan, create=True))
+    return list(edit_sources(p, plan, create=create))
 
 
 def remove_entry(path: str | os.PathLike[str], name: str) -> None:

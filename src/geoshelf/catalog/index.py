@@ -3,7 +3,9 @@
 The YAML stays the source of truth: the index lives in the user's cache directory, is
 keyed by the catalog's absolute path and is used only while the file's size and
 modification time are those it was built from.  It holds each entry as JSON (already
-validated by the safe loader) plus the columns search filters on.
+validated by the safe loader) plus the columns search filters on, and, once the catalog
+writer has edited the file, the byte offset of each entry's key line (:func:`key_offsets`),
+so the next edit of one entry finds it without searching the file.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +99,25 @@ def build_streaming(catalog: Path, st: os.stat_result, items: Iterable[tuple[Any
             tmp.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Moves:
+    """How an edit moved the entries' key lines: ``shifts`` (old offset, delta): every key line at or after
+    that offset of the old file moved by delta (in file order); ``placed``: name -> offset in the new file of
+    each entry written (replaced or appended)."""
+
+    shifts: tuple[tuple[int, int], ...]
+    placed: Mapping[str, int]
+
+
+#: More shifts than this: the offsets are dropped (the next edit finds them again) rather than updated.
+MAX_SHIFTS = 64
+
+
 def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
-                rows: Mapping[str, dict[str, Any] | None]) -> bool:
+                rows: Mapping[str, dict[str, Any] | None], moves: Moves | None = None) -> bool:
     """After an edit of ``catalog`` (``old`` -> ``new`` stat), change just these rows of its index: name ->
-    the entry as the safe loader reads it (replaced in place, or appended), or None (removed).
+    the entry as the safe loader reads it (replaced in place, or appended), or None (removed).  The entries'
+    offsets (:func:`key_offsets`), when fresh for ``old``, follow ``moves``; without ``moves`` they are dropped.
 
     Only an index that was fresh for ``old`` is changed; returns whether it was (errors are ignored: the
     next open rebuilds it).
@@ -114,12 +132,18 @@ def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
                 row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
                 if not row or row[0] != _stamp(old):
                     return False
+                offsets = _offsets_fresh(db, old) and moves is not None and len(moves.shifts) <= MAX_SHIFTS
+                if not offsets:
+                    db.execute("DELETE FROM meta WHERE key='offsets'")
                 top = db.execute("SELECT coalesce(max(pos), -1) FROM entries").fetchone()[0]
+                positions: dict[str, int] = {}
                 for name, src in rows.items():
+                    at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
                     if src is None:
                         db.execute("DELETE FROM entries WHERE name=?", (name,))
+                        if at is not None and offsets:
+                            db.execute("DELETE FROM offsets WHERE pos=?", (at[0],))
                         continue
-                    at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
                     if at is None:
                         top += 1
                         pos = top
@@ -127,12 +151,111 @@ def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
                         pos = at[0]
                         db.execute("DELETE FROM entries WHERE pos=?", (pos,))
                     db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(pos, name, src))
+                    positions[name] = pos
+                if offsets:
+                    assert moves is not None
+                    for at_or_after, delta in sorted(moves.shifts, reverse=True):  # last first: see Moves
+                        db.execute("UPDATE offsets SET off = off + ? WHERE off >= ?", (delta, at_or_after))
+                    if set(positions) - set(moves.placed):
+                        db.execute("DELETE FROM meta WHERE key='offsets'")
+                    else:
+                        db.executemany("INSERT OR REPLACE INTO offsets VALUES (?,?)",
+                                       [(positions[n], moves.placed[n]) for n in positions])
+                        db.execute("UPDATE meta SET value=? WHERE key='offsets'", (_stamp(new),))
                 db.execute("UPDATE meta SET value=? WHERE key='stamp'", (_stamp(new),))
             return True
         finally:
             db.close()
     except (OSError, sqlite3.Error):
         return False  # one transaction: the index is as it was, its stamp stale; the next open rebuilds it
+
+
+def _offsets_fresh(db: sqlite3.Connection, st: os.stat_result) -> bool:
+    row = db.execute("SELECT value FROM meta WHERE key='offsets'").fetchone()
+    return bool(row) and row[0] == _stamp(st)
+
+
+@dataclass(frozen=True)
+class KeyOffsets:
+    """Where some entries of a catalog file are (:func:`key_offsets`)."""
+
+    #: Offset of the ``sources:`` line.
+    sources: int
+    #: (name, offset of its key line) of the entries asked for, of the entry before and after each, and of the
+    #: last entry; in file order.
+    keys: tuple[tuple[str, int], ...]
+    #: Number of entries in the catalog.
+    total: int
+
+
+def save_offsets(catalog: Path, st: os.stat_result, sources: int, keys: Sequence[tuple[str, int]]) -> bool:
+    """Record the offset of every entry's key line (``keys``: (name, offset) in file order, as the index holds
+    the entries) and of the ``sources:`` line, for the file as ``st`` says it is; whether they were recorded."""
+    path = index_path(catalog)
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            with db:
+                row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+                if not row or row[0] != _stamp(st):
+                    return False
+                have = db.execute("SELECT pos, name FROM entries ORDER BY pos").fetchall()
+                if len(have) != len(keys) or any(name != key[0] for (_, name), key in zip(have, keys)):
+                    return False
+                db.execute("CREATE TABLE IF NOT EXISTS offsets (pos INTEGER PRIMARY KEY, off INTEGER NOT NULL)")
+                db.execute("DELETE FROM offsets")
+                db.executemany("INSERT INTO offsets VALUES (?,?)",
+                               ((pos, key[1]) for (pos, _), key in zip(have, keys)))
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)",
+                               [("offsets", _stamp(st)), ("sources_at", str(sources))])
+            return True
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def key_offsets(catalog: Path, st: os.stat_result, names: Iterable[str]) -> KeyOffsets | None:
+    """Where the named entries are in the file as ``st`` says it is, from offsets the index recorded (None:
+    none recorded for this file, or an error).  Names not in the catalog are left out."""
+    path = index_path(catalog)
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+            if not row or row[0] != _stamp(st) or not _offsets_fresh(db, st):
+                return None
+            sources = int(db.execute("SELECT value FROM meta WHERE key='sources_at'").fetchone()[0])
+            want: set[int] = set()
+            for name in names:
+                at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
+                if at is None:
+                    continue
+                want.add(at[0])
+                for sql in ("SELECT max(pos) FROM offsets WHERE pos < ?", "SELECT min(pos) FROM offsets WHERE pos > ?"):
+                    near = db.execute(sql, (at[0],)).fetchone()[0]
+                    if near is not None:
+                        want.add(near)
+            last = db.execute("SELECT max(pos) FROM offsets").fetchone()[0]
+            if last is not None:
+                want.add(last)
+            keys = []
+            for pos in sorted(want):
+                got = db.execute("SELECT e.name, o.off FROM entries e JOIN offsets o ON o.pos = e.pos WHERE e.pos=?",
+                                 (pos,)).fetchone()
+                if got is None:
+                    return None
+                keys.append((str(got[0]), int(got[1])))
+            total = int(db.execute("SELECT count(*) FROM offsets").fetchone()[0])
+            return KeyOffsets(sources=sources, keys=tuple(keys), total=total)
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error, TypeError, ValueError):
+        return None
 
 
 def _row(pos: int, name: Any, src: dict[str, Any]) -> tuple[Any, ...]:

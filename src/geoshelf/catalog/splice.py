@@ -8,7 +8,9 @@ not handle; :func:`splice` renders only the changed entries (ruamel round trip o
 text, so the comments inside it survive; new ones by :mod:`.emit`) and copies every other byte.
 
 Nothing found by searching is trusted unchecked: :func:`verify` parses the entries around each
-change on their own and compares them with what the parser read from the whole file.
+change on their own and compares them with what the parser read from the whole file.  The offsets
+the derived index keeps from one edit to the next give :func:`sparse_layout`: just the entries an
+edit touches, their neighbours and the last one, checked the same way (no search at all).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: A top-level ``sources:`` line (with an optional comment, or an empty flow mapping).
@@ -47,6 +49,14 @@ class Layout:
     keys: tuple[tuple[str, int], ...]
     #: Offset of the first line after the block (a top-level line, or the end of the file).
     block_end: int
+    #: Number of entries in the block: ``keys`` may hold only some of them (:func:`sparse_layout`), but then
+    #: always the neighbours of those an edit changes, and the last one.
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        """Entries in the block."""
+        return len(self.keys) if self.total is None else self.total
 
     @property
     def names(self) -> list[str]:
@@ -136,6 +146,38 @@ def locate(b: bytes, names: list[str]) -> Layout:
     block_end = top.start() + 1 if top is not None else len(b)
     return Layout(sources_line=sources_line, empty_flow=False, indent=indent, keys=tuple(keys),
                   block_end=block_end)
+
+
+def sparse_layout(b: bytes, sources_at: int, keys: tuple[tuple[str, int], ...], total: int) -> Layout:
+    """The layout of some entries of a block-style catalog from recorded offsets: of the ``sources:`` line and
+    of the key lines of ``keys`` ((name, offset), in file order, ending with the last entry); ``total`` entries
+    in all.  Each offset must start the line ``<indent>name:`` (else :class:`Unhandled`): the spans between
+    them are then checked by :func:`verify` as for :func:`locate`."""
+    if not keys or b"\r" in b[sources_at:sources_at + 4096]:
+        raise Unhandled("no recorded entries")
+    if sources_at and b[sources_at - 1:sources_at] != b"\n":
+        raise Unhandled("sources: line")
+    m = _SOURCES.match(b, sources_at)
+    if m is None or m.group("empty"):
+        raise Unhandled("sources: line")
+    first = keys[0][1]
+    eol = b.find(b"\n", first)
+    line = b[first:eol if eol >= 0 else len(b)]
+    indent = len(line) - len(line.lstrip(b" "))
+    if not indent or not _NAMES.fullmatch("\n".join(n for n, _ in keys) + "\n"):
+        raise Unhandled("recorded entries")
+    pad = b" " * indent
+    prev = m.end()
+    for name, off in keys:
+        j = off + indent + len(name.encode("utf-8")) + 1
+        if off <= prev or b[off - 1:off] != b"\n" or not b.startswith(pad + name.encode("utf-8") + b":", off) \
+                or not (j == len(b) or b.startswith((b" ", b"\n"), j)):
+            raise Unhandled(f"entry {name!r} is not where it was recorded")
+        prev = off
+    line_end = m.end() + 1 if m.end() < len(b) else len(b)
+    top = _TOP.search(b, keys[-1][1])
+    return Layout(sources_line=(m.start(), line_end), empty_flow=False, indent=indent, keys=keys,
+                  block_end=top.start() + 1 if top is not None else len(b), total=total)
 
 
 def verify(b: bytes, layout: Layout, i: int, expected: Any) -> None:
@@ -261,6 +303,10 @@ class Spliced:
 
     pieces: tuple[bytes | memoryview, ...]
     rendered: dict[str, str]
+    #: (old offset, delta): key lines at or after that offset of the old file moved by delta.
+    shifts: tuple[tuple[int, int], ...] = ()
+    #: Offset in the new file of the key line of each entry written (replaced or appended).
+    placed: dict[str, int] = field(default_factory=dict)
 
 
 def entry_span(b: bytes, layout: Layout, i: int) -> tuple[int, int, int]:
@@ -298,9 +344,10 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
             checked.add(i)
 
     view = memoryview(b)
-    cuts: list[tuple[int, int, bytes]] = []
+    cuts: list[tuple[int, int, bytes, tuple[tuple[str, int], ...]]] = []  # start, end, new bytes, entries placed
     rendered: dict[str, str] = {}
     appended: list[bytes] = []
+    appended_names: list[str] = []
     n = layout.indent
     for name, source in changes.items():
         i = position.get(name)
@@ -310,47 +357,60 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
             text = render_entry(name, source)
             rendered[name] = text
             appended.append(_indent(text, n).encode("utf-8"))
+            appended_names.append(name)
             continue
         check(i - 1)
         check(i)
         lead, key, end = entry_span(b, layout, i)
         if source is None:
-            cuts.append((lead, end, b""))
+            cuts.append((lead, end, b"", ()))
             continue
         old = _dedent(b[key:end].decode("utf-8"), n)
         text = render_entry(name, source, old)
         rendered[name] = text
-        cuts.append((key, end, _indent(text, n).encode("utf-8")))
+        cuts.append((key, end, _indent(text, n).encode("utf-8"), ((name, 0),)))
     s0, s1 = layout.sources_line
     if appended:
-        block = b"".join(appended)
+        lead_nl = b""
         if layout.keys:
             check(len(layout.keys) - 1)
             at = entry_span(b, layout, len(layout.keys) - 1)[2]
             if at > 0 and b[at - 1:at] != b"\n":
-                block = b"\n" + block
+                lead_nl = b"\n"
         else:  # "sources:" or "sources: {}" -> "sources:", keeping a comment; the entries follow it
             at = s1
             line = re.sub(rb"^sources:[ ]*(?:\{\}[ ]*)?", b"sources:  " if b"#" in b[s0:s1] else b"sources:",
                           b[s0:s1].rstrip(b"\n"))
-            cuts.append((s0, s1, line.rstrip(b" ") + b"\n"))
-        cuts.append((at, at, block))
-    elif layout.keys and sum(1 for name, src in changes.items() if src is None and name in position) == len(names):
+            cuts.append((s0, s1, line.rstrip(b" ") + b"\n", ()))
+        placed, rel = [], len(lead_nl)
+        for name, text in zip(appended_names, appended, strict=True):
+            placed.append((name, rel))
+            rel += len(text)
+        cuts.append((at, at, lead_nl + b"".join(appended), tuple(placed)))
+    elif layout.keys and sum(1 for name, src in changes.items() if src is None and name in position) == layout.count:
         # the last entry goes: an empty mapping, not null (stock intake cannot read a null sources)
         cuts.append((s0, s1, re.sub(rb"^sources:[ ]*", b"sources: {}  " if b"#" in b[s0:s1] else b"sources: {}",
-                                    b[s0:s1])))
+                                    b[s0:s1]), ()))
     cuts.sort(key=lambda c: (c[0], c[1]))
     out: list[bytes | memoryview] = []
-    pos = 0
-    for start, end, data in cuts:
+    pos = shift = 0
+    shifts: list[tuple[int, int]] = []
+    where: dict[str, int] = {}
+    for start, end, data, names_at in cuts:
         if start < pos:
             raise Unhandled("overlapping edits")
         out.append(view[pos:start])
         out.append(data)
         pos = end
+        for name, rel in names_at:
+            where[name] = start + shift + rel
+        delta = len(data) - (end - start)
+        if delta:
+            shifts.append((end, delta))
+            shift += delta
     out.append(view[pos:])
-    return Spliced(pieces=tuple(x for x in out if len(x)), rendered=rendered)
+    return Spliced(pieces=tuple(x for x in out if len(x)), rendered=rendered, shifts=tuple(shifts), placed=where)
 
 
 __all__ = ["Layout", "Spliced", "Unhandled", "entry_span", "layout_from_lines", "locate", "merge",
-           "render_entry", "splice", "verify"]
+           "render_entry", "sparse_layout", "splice", "verify"]

@@ -6,7 +6,8 @@
 2. wait until the file is *settled*: as a geoshelf write left it, or not modified for a moment
    (another program, e.g. an editor writing it in place, may be half-way through);
 3. read its bytes and the entries a safe parser validated (the derived index when it is fresh:
-   no YAML parsed at all; see :class:`~geoshelf.catalog.Catalog`);
+   no YAML parsed at all; see :class:`~geoshelf.catalog.Catalog`); the index also keeps where
+   each entry starts, so an edit of a few entries reads only those (and their neighbours);
 4. ask the caller which entries change (a pure function of the entries: it may run again);
 5. splice: only the changed entries are rendered (ruamel round trip of that entry's text, so its
    comments survive; new entries by the fast emitter); every other byte is copied
@@ -14,7 +15,7 @@
 6. write a temporary file beside the catalog, fsync, then *compare*: if the file is not exactly
    what step 3 read, discard and start again from step 2 (the edit is merged onto the new
    text) until the lock timeout, then refuse in one line; else rename it into place;
-7. keep the derived index fresh by changing just those rows.
+7. keep the derived index fresh by changing just those rows (and shifting the recorded offsets).
 
 Errors of the file system (read-only, full, permission denied) are one :class:`CatalogError`
 line; the catalog is then untouched.
@@ -37,13 +38,15 @@ from filelock import Timeout
 
 from ..errors import CatalogError
 from ..faults import fault_point
-from .splice import Layout, Unhandled, layout_from_lines, locate, splice
+from .splice import Layout, Spliced, Unhandled, layout_from_lines, locate, sparse_layout, splice
 from .yamlio import LOCK_TIMEOUT_S, lock_for
 
 #: A file modified longer ago than this is settled (no writer is still busy with it).
 SETTLE_S = 1.0
 #: Otherwise it must stay unchanged for this long while we watch it.
 QUIET_S = 0.5
+#: Edits of at most this many entries use the offsets the derived index recorded (no search of the file).
+SPARSE_MAX = 16
 
 #: The changes an edit makes: entry name -> its new source (plain data), or None to remove it.
 Changes = dict[str, dict[str, Any] | None]
@@ -242,6 +245,27 @@ def _layout(data: bytes, names: list[str], p: Path) -> Layout:
     return layout
 
 
+def _splice(p: Path, base: _Base, data: bytes, view: _View, changes: Changes) -> Spliced:
+    """The file with ``changes`` spliced in.  With a fresh derived index that recorded where the entries are
+    (after an earlier edit), a few changes need no search of the file: only the entries around them are
+    located and checked; otherwise every entry is located, and the offsets recorded for the next edit."""
+    from .index import Index, key_offsets, save_offsets
+
+    if base.stat is None or data is not base.data:
+        return splice(data, _layout(data, list(view.sources), p), changes, view.sources)
+    if isinstance(view.sources, Index) and len(changes) <= SPARSE_MAX:
+        recorded = key_offsets(p, base.stat, changes)
+        if recorded is not None:
+            try:
+                return splice(data, sparse_layout(data, recorded.sources, recorded.keys, recorded.total), changes,
+                              view.sources)
+            except Unhandled:
+                pass  # not where they were recorded (or not checkable alone): locate every entry
+    layout = _layout(data, list(view.sources), p)
+    save_offsets(p, base.stat, layout.sources_line[0], layout.keys)  # when the catalog has a fresh index
+    return splice(data, layout, changes, view.sources)
+
+
 def _render_whole(data: bytes, changes: Changes, p: Path) -> bytes:
     """Last resort for layouts the splicer does not handle: ruamel re-renders the whole document."""
     from ruamel.yaml.comments import CommentedMap
@@ -346,16 +370,16 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
             if not changes:
                 return {}
             data = NEW_CATALOG if _blank(base.data) else base.data
-            rendered: dict[str, str] = {}
+            spliced: Spliced | None = None
             new: Sequence[bytes | memoryview]
             try:
-                spliced = splice(data, _layout(data, list(view.sources), p), changes, view.sources)
-                new, rendered = spliced.pieces, spliced.rendered
+                spliced = _splice(p, base, data, view, changes)
+                new = spliced.pieces
             except Unhandled:
                 new = [_render_whole(data, changes, p)]
             if _publish(p, base, new, deadline):
                 if base.stat is not None:  # the index may also have been built just now, by this view
-                    _update_index(p, base.stat, changes, rendered)
+                    _update_index(p, base.stat, changes, spliced)
                 return changes
     finally:
         lock.release()
@@ -389,13 +413,13 @@ def _publish(p: Path, base: _Base, new: Sequence[bytes | memoryview], deadline: 
     return True
 
 
-def _update_index(p: Path, old: os.stat_result, changes: Changes, rendered: Mapping[str, str]) -> None:
-    from .index import update_rows
+def _update_index(p: Path, old: os.stat_result, changes: Changes, spliced: Spliced | None) -> None:
+    from .index import Moves, update_rows
 
-    rows = _index_rows(rendered, changes)
+    rows = _index_rows(spliced.rendered if spliced is not None else {}, changes)
     st = _stat(p)
     if rows is not None and st is not None:
-        update_rows(p, old, st, rows)
+        update_rows(p, old, st, rows, Moves(spliced.shifts, spliced.placed) if spliced is not None else None)
 
 
-__all__ = ["QUIET_S", "SETTLE_S", "Changes", "Plan", "edit_sources"]
+__all__ = ["QUIET_S", "SETTLE_S", "SPARSE_MAX", "Changes", "Plan", "edit_sources"]

@@ -14,7 +14,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ..catalog import Catalog, Representation, update_entry
+from ..catalog import Catalog, Entry, Representation, edit_entries
+from ..catalog.locate import owner_of
 from ..catalog.paths import relativize
 from ..errors import CatalogError, EntryNotFoundError, GeoshelfError
 from ..faults import fault_point
@@ -27,11 +28,19 @@ def record_output(catalog_path: Path, entry_name: str, rep: Representation, outp
         write_journal(output, state="published", catalog=str(catalog_path.resolve()), entry=entry_name,
                       representation=rep.to_dict())
     fault_point("convert:before-record")
-    stored = Representation(kind=rep.kind, path=relativize(rep.path, str(catalog_path.parent)), format=rep.format,
-                            options=rep.options, provenance=rep.provenance)
     try:
-        fresh = Catalog(catalog_path)[entry_name]
-        update_entry(catalog_path, fresh.with_representation(stored))
+        owner, local = owner_of(catalog_path, entry_name)  # an included catalog's entry is recorded there
+        stored = Representation(kind=rep.kind, path=relativize(rep.path, str(owner.parent)), format=rep.format,
+                                options=rep.options, provenance=rep.provenance)
+
+        def change(_name: str, current: Entry | None) -> Entry:
+            if current is None:
+                raise EntryNotFoundError(f"{owner}: no entry named {local!r} (removed while it was converted)")
+            return current.with_representation(stored)
+
+        # read and written under the catalog's lock: a change made meanwhile to this entry (another
+        # representation recorded, a description edited) is kept, not overwritten by a stale copy
+        edit_entries(owner, [local], change, create=False)
     except EntryNotFoundError:
         raise
     except (OSError, GeoshelfError) as exc:
