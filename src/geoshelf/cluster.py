@@ -40,8 +40,8 @@ import dask.config
 import yaml
 
 from .errors import ClusterError
-from .profiles import BATCH_PROFILES, PROFILES  # noqa: F401 - BATCH_PROFILES: profiles that submit jobs to a
-#                                                  batch scheduler through dask-jobqueue
+from .profiles import BATCH_PROFILES, PROFILES  # BATCH_PROFILES: those submitting jobs through dask-jobqueue
+
 #: dask-jobqueue settings a site's ``jobqueue.yaml`` may give, and the geoshelf key each fills.
 JOBQUEUE_KEYS: dict[str, str] = {
     "cores": "cores", "processes": "processes", "memory": "memory", "walltime": "walltime",

@@ -25,9 +25,9 @@ from geoshelf.catalog import (
     edit_entries,
     remove_entry,
     update_entry,
+    writer,
 )
 from geoshelf.catalog.emit import emit
-from geoshelf.catalog import writer
 from geoshelf.catalog.index import MIN_ENTRIES, Index, index_path, key_offsets
 from geoshelf.catalog.splice import locate
 from geoshelf.catalog.yamlio import dump_text
@@ -403,12 +403,11 @@ _ops = st.lists(st.tuples(st.sampled_from(["add", "update", "remove", "many"]), 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=_ops, styles=st.lists(st.integers(0, 2), min_size=1, max_size=3))
-def test_edits_follow_the_recorded_offsets_and_keep_them_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              ops: list[tuple[str, int, int]], styles: list[int]) -> None:
+def test_edits_follow_the_recorded_offsets_and_keep_them_true(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ops: list[tuple[str, int, int]], styles: list[int]) -> None:
     path = tmp_path / f"cat{abs(hash((repr(ops), repr(styles))))}.yaml"
     _big(path, styles)
     _recorded_equals_the_file(path)
-    original = path.read_text()
 
     def no_search(*_a: object, **_k: object) -> None:
         raise AssertionError("the writer searched the whole file although the offsets were recorded")

@@ -202,12 +202,12 @@ def save_offsets(catalog: Path, st: os.stat_result, sources: int, keys: Sequence
                 if not row or row[0] != _stamp(st):
                     return False
                 have = db.execute("SELECT pos, name FROM entries ORDER BY pos").fetchall()
-                if len(have) != len(keys) or any(name != key[0] for (_, name), key in zip(have, keys)):
+                if len(have) != len(keys) or any(name != key[0] for (_, name), key in zip(have, keys, strict=True)):
                     return False
                 db.execute("CREATE TABLE IF NOT EXISTS offsets (pos INTEGER PRIMARY KEY, off INTEGER NOT NULL)")
                 db.execute("DELETE FROM offsets")
                 db.executemany("INSERT INTO offsets VALUES (?,?)",
-                               ((pos, key[1]) for (pos, _), key in zip(have, keys)))
+                               ((pos, key[1]) for (pos, _), key in zip(have, keys, strict=True)))
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)",
                                [("offsets", _stamp(st)), ("sources_at", str(sources))])
             return True
