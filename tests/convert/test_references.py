@@ -129,9 +129,35 @@ def test_append_and_unchanged(tmp_path: Path, catalog_path: Path, data_copy: dic
 def test_batched_attribute_indexer_gives_kerchunks_references(data_copy: dict[str, list[Path]]) -> None:
     from kerchunk.hdf import SingleHdf5ToZarr
 
+    from geoshelf.convert import refindex
+
+    refindex._WRITES.clear()
     for f in (data_copy["sst"][0], data_copy["air"][0]):
         stock = SingleHdf5ToZarr(str(f), inline_threshold=300).translate()
         assert json.dumps(single_refs(str(f))) == json.dumps(stock)  # same keys, order and bytes
+
+
+def test_replayed_zarr_metadata_gives_kerchunks_references(tmp_path: Path, data_copy: dict[str, list[Path]]) -> None:
+    """Files of the same layout replay Zarr's metadata writes; every file's references stay kerchunk's, byte for
+    byte, also when a variable of a known name comes with other attributes, dtype or fill value."""
+    import xarray as xr
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    from geoshelf.convert import refindex
+
+    other = tmp_path / "other.nc"
+    with xr.open_dataset(data_copy["sst"][0]) as ds:
+        changed = ds.load()
+    changed["sst"].attrs["long_name"] = "another name"
+    changed["sst"].encoding.update(dtype="int32", _FillValue=-999)
+    changed.to_netcdf(other, engine="h5netcdf")
+    refindex._WRITES.clear()
+    files = [f for pair in zip(data_copy["sst"], data_copy["air"] * len(data_copy["sst"]), strict=False)
+             for f in pair] + [other, data_copy["sst"][0]]
+    for f in files:
+        stock = SingleHdf5ToZarr(str(f), inline_threshold=300).translate()
+        assert json.dumps(single_refs(str(f))) == json.dumps(stock), f  # same keys, order and bytes
+    assert refindex._WRITES  # replays happened (the sst files share their layout)
 
 
 def test_a_conversion_of_many_files_shows_progress_per_file(catalog_path: Path, data_copy: dict[str, list[Path]],

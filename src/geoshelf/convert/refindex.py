@@ -35,43 +35,91 @@ class _Attrs:
         self.attrs: dict[str, Any] = {}
 
 
-class _LocalArray:
-    """A Zarr array (async API) whose calls run on the indexer's own event loop, in this thread."""
+#: Zarr's writes for a metadata call it has seen before: (call, its arguments, the metadata it starts from) ->
+#: {store key: value written}.  Zarr's metadata is a pure function of these, so the memory store gets the same
+#: bytes; the files of one collection share their arrays' layout, so Zarr runs once per distinct call.
+_WRITES: dict[tuple[Any, ...], dict[str, Any]] = {}
+_WRITES_MAX = 512
 
-    def __init__(self, array: Any, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
-        self._array, self._run = array, run
+
+def _replayed(store: dict[str, Any], key: tuple[Any, ...], call: Callable[[], Any]) -> Any:
+    """Run ``call`` (a Zarr metadata call on ``store``) or replay what it wrote for the same ``key`` before.
+
+    Returns the call's result, or None when the writes were replayed."""
+    cached = _WRITES.get(key)
+    if cached is not None:
+        store.update(cached)
+        return None
+    before = dict(store)
+    result = call()
+    if before.keys() <= store.keys():  # nothing deleted: the writes say it all
+        if len(_WRITES) >= _WRITES_MAX:
+            _WRITES.clear()
+        _WRITES[key] = {k: v for k, v in store.items() if before.get(k) is not v}
+    return result
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return bytes(value.to_bytes()) if hasattr(value, "to_bytes") else bytes(value)
+
+
+class _LocalArray:
+    """A Zarr array (async API) whose calls run on the indexer's own event loop, in this thread; metadata
+    calls seen before are replayed (:func:`_replayed`)."""
+
+    def __init__(self, group: _LocalGroup, name: str, array: Any = None) -> None:
+        self._parent, self._name, self._array = group, name, array
+
+    def _real(self) -> Any:
+        if self._array is None:
+            self._array = self._parent.run(self._parent.group.getitem(self._name))
+        return self._array
 
     @property
     def path(self) -> str:
-        return str(self._array.path)
+        return self._name
 
     def update_attributes(self, attrs: dict[str, Any]) -> None:
-        self._array = self._run(self._array.update_attributes(attrs))
+        store, name = self._parent.store, self._name
+        key = ("attrs", name, _bytes(store.get(f"{name}/.zarray")), _bytes(store.get(f"{name}/.zattrs")),
+               repr(list(attrs.items())))
+
+        def call() -> Any:
+            return self._parent.run(self._real().update_attributes(attrs))
+
+        result = _replayed(store, key, call)
+        self._array = result  # None after a replay: read back from the store when needed
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        self._run(self._array.setitem(selection, value))
+        self._parent.run(self._real().setitem(selection, value))
 
     def __repr__(self) -> str:
-        return f"<zarr array {self._array.path!r} (local loop)>"
+        return f"<zarr array {self._name!r} (local loop)>"
 
 
 class _LocalGroup:
     """A Zarr group (async API) whose calls run on the indexer's own event loop, in this thread."""
 
-    def __init__(self, group: Any, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
-        self._group, self._run = group, run
+    def __init__(self, group: Any, run: Callable[[Coroutine[Any, Any, Any]], Any], store: dict[str, Any]) -> None:
+        self.group, self.run, self.store = group, run, store
 
     def require_array(self, name: str, **kwargs: Any) -> _LocalArray:
-        return _LocalArray(self._run(self._group.require_array(name, **kwargs)), self._run)
+        if "/" in name or any(k == name or k.startswith(f"{name}/") for k in self.store) or "data" in kwargs:
+            return _LocalArray(self, name, self.run(self.group.require_array(name, **kwargs)))
+        key = ("array", name, repr(sorted(kwargs.items())))
+        result = _replayed(self.store, key, lambda: self.run(self.group.require_array(name, **kwargs)))
+        return _LocalArray(self, name, result)
 
     def require_group(self, name: str, **kwargs: Any) -> _LocalGroup:
-        return _LocalGroup(self._run(self._group.require_group(name, **kwargs)), self._run)
+        return _LocalGroup(self.run(self.group.require_group(name, **kwargs)), self.run, self.store)
 
     def update_attributes(self, attrs: dict[str, Any]) -> None:
-        self._group = self._run(self._group.update_attributes(attrs))
+        self.group = self.run(self.group.update_attributes(attrs))
 
     def __repr__(self) -> str:
-        return f"<zarr group {self._group.path!r} (local loop)>"
+        return f"<zarr group {self.group.path!r} (local loop)>"
 
 
 def _loop_running_here() -> bool:
@@ -104,7 +152,7 @@ def indexer() -> type:
             if not _loop_running_here():
                 self._own_loop = asyncio.new_event_loop()
                 root: Any = self.__dict__["_zroot"]
-                self._zroot = _LocalGroup(root._async_group, self._own_loop.run_until_complete)
+                self._zroot = _LocalGroup(root._async_group, self._own_loop.run_until_complete, self.store_dict)
 
         def translate(self, preserve_linked_dsets: bool = False) -> Any:
             try:
