@@ -50,12 +50,28 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+class FetchError(Exception):
+    """A source could not be downloaded or a file could not be extracted (the message names it)."""
+
+
 def _run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> None:
     print("corpus:", " ".join(cmd), file=sys.stderr)
     res = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
     if res.returncode != 0:
-        tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-8:])
-        raise SystemExit(f"corpus: {' '.join(cmd)} failed (exit {res.returncode}):\n{tail}")
+        tail = " | ".join((res.stdout + res.stderr).strip().splitlines()[-4:])
+        raise FetchError(f"{' '.join(cmd)} failed (exit {res.returncode}): {tail}")
+
+
+def _apt_download(name: str, version: str, target: Path) -> None:
+    """``apt-get download``; when the package lists are stale or missing (a fresh CI image) and we
+    are root, ``apt-get update`` once and try again."""
+    try:
+        _run(["apt-get", "download", f"{name}={version}"], cwd=target)
+    except FetchError:
+        if os.geteuid() != 0:
+            raise
+        _run(["apt-get", "update", "-qq"])
+        _run(["apt-get", "download", f"{name}={version}"], cwd=target)
 
 
 def installed_root(source: dict) -> Path | None:
@@ -88,12 +104,12 @@ def fetch_archive(source: dict, archives: Path) -> Path:
         # building an sdist's metadata may need its C library's version (rasterio: GDAL_VERSION)
         _run(pip + ["--no-binary", name, f"{name}=={version}"], env=source.get("env"))
     elif via == "deb":
-        _run(["apt-get", "download", f"{name}={version}"], cwd=target)
+        _apt_download(name, version, target)
     else:
-        raise SystemExit(f"corpus: source {name}: unknown 'via' {via!r}")
+        raise FetchError(f"source {name}: unknown 'via' {via!r}")
     files = [p for p in target.iterdir()]
     if len(files) != 1:
-        raise SystemExit(f"corpus: {name} {version}: expected one archive, got {[p.name for p in files]}")
+        raise FetchError(f"{name} {version}: expected one archive, got {[p.name for p in files]}")
     done.touch()
     return files[0]
 
@@ -111,7 +127,7 @@ def read_member(archive: Path, member: str) -> bytes:
     with tarfile.open(archive) as t:
         fh = t.extractfile(member)
         if fh is None:
-            raise SystemExit(f"corpus: {archive.name}: {member} is not a file")
+            raise FetchError(f"{archive.name}: {member} is not a file")
         return fh.read()
 
 
@@ -131,10 +147,19 @@ def fetch(manifest: dict, root: Path, *, check_only: bool = False) -> list[str]:
     for name, files in wanted.items():
         source = sources[name]
         base = installed_root(source) if source.get("installed") else None
-        archive = None if base is not None else fetch_archive(source, root / "archives")
+        try:
+            archive = None if base is not None else fetch_archive(source, root / "archives")
+        except FetchError as exc:
+            problems += [f"{f['path']}: cannot fetch {name} {source['version']} ({source['via']}): {exc}" for f in files]
+            continue
         for f in files:
             dest = root / "files" / f["path"]
-            data = (base / f["member"]).read_bytes() if base is not None else read_member(archive, f["member"])
+            try:
+                data = (base / f["member"]).read_bytes() if base is not None else read_member(archive, f["member"])
+            except (OSError, KeyError, FetchError, tarfile.TarError, zipfile.BadZipFile,
+                    subprocess.CalledProcessError) as exc:
+                problems.append(f"{f['path']}: cannot extract {f['member']} from {name} {source['version']}: {exc}")
+                continue
             digest = hashlib.sha256(data).hexdigest()
             if digest != f["sha256"]:
                 problems.append(f"{f['path']}: sha256 {digest} from {name} {source['version']}, "
@@ -161,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     problems = fetch(manifest, root, check_only=args.check)
     for p in problems:
-        print("corpus:", p, file=sys.stderr)
+        print("corpus: FAILED", p, file=sys.stderr)
+    if problems:
+        print(f"corpus: {len(problems)} of {len(manifest['files'])} files missing or wrong in {root}", file=sys.stderr)
     n_sources = len({f["source"] for f in manifest["files"]})
     if not problems:
         print(f"corpus: {len(manifest['files'])} files from {n_sources} sources verified in {root}", file=sys.stderr)

@@ -182,6 +182,22 @@ def _netcdf_groups(path: str) -> list[str]:
         return []
 
 
+def check_decodable(ds: Any, path: str) -> None:
+    """Refuse variables that no reader can decode (found in real files): a dimension used twice
+    (xarray cannot index it, values come out wrong) or a non-numeric ``scale_factor``/``add_offset``."""
+    for name, var in ds.variables.items():
+        problem = None
+        if len(set(var.dims)) != len(var.dims):
+            problem = f"uses a dimension twice ({', '.join(map(str, var.dims))}), which xarray cannot index"
+        for key in ("scale_factor", "add_offset"):
+            value = var.encoding.get(key, var.attrs.get(key))
+            if problem is None and value is not None and np.asarray(value).dtype.kind not in "iuf":
+                problem = f"has {key} {value!r}, not a number (CF), so its values cannot be decoded"
+        if problem:
+            raise SourceError(f"{path}: variable {name!r} {problem}: leave it out first, e.g. "
+                              f"xarray.open_dataset(path, drop_variables=[{str(name)!r}]).to_netcdf(new_path)")
+
+
 def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
          tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None,
          progress: Callable[[int, int], None] | None = None, **fields: Any) -> Entry:
@@ -240,6 +256,8 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
         args["storage_options"] = dict(stored_options)
     obj = open_original(files, fmt, storage_options=storage_options, progress=progress)
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
+    if fmt == "netcdf":
+        check_decodable(obj, files[0])
     if fmt == "netcdf" and not meta.get("variables"):
         groups = _netcdf_groups(files[0]) if not is_url(files[0]) else []
         if groups:

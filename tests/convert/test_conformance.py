@@ -26,28 +26,12 @@ class TestReferences(ConverterTests):
         return Case(catalog=catalog_path, entry="sst")
 
 
-#: Found by the conformance suite: rio-cogeo does not forward a band's unit type, so the COG of a
-#: GeoTIFF with `units: metres` opens without it, and it adds an OVERVIEW_RESAMPLING tag the source
-#: does not have (a fix belongs to the cog target, issue #10).  Strict: passes once fixed -> fails here.
-COG_ATTRS = pytest.mark.xfail(strict=True, raises=AssertionError,
-                              reason="cog drops the band units and adds OVERVIEW_RESAMPLING (issue #10)")
-
-
 class TestCog(ConverterTests):
     target = "cog"
 
     @pytest.fixture
     def case(self, catalog_path: Path) -> Case:
         return Case(catalog=catalog_path, entry="elevation")
-
-    @COG_ATTRS
-    def test_round_trip(self, case: Case) -> None:
-        super().test_round_trip(case)
-
-    @COG_ATTRS
-    @pytest.mark.parametrize("phase", ["write", "validation"])
-    def test_kill_publishes_nothing(self, case: Case, phase: str) -> None:
-        super().test_kill_publishes_nothing(case, phase)
 
 
 class TestParquet(ConverterTests):

@@ -1,8 +1,8 @@
-"""COG target: Cloud-Optimized GeoTIFFs (rio-cogeo) from GeoTIFF tiles or 2-D NetCDF fields.
+"""COG target: Cloud-Optimized GeoTIFFs (GDAL's COG driver) from GeoTIFF tiles or 2-D NetCDF fields.
 
 One COG per source tile, or per (variable, time step) of a georeferenced NetCDF variable,
 in a directory ``NAME.cog/``: internal tiling, overviews (nearest resampling by default, so
-values stay exact), compression, nodata and CRS kept.  Every output must pass
+values stay exact), compression; nodata, CRS, band units and tags kept.  Every output must pass
 ``rio_cogeo.cog_validate`` and read back equal to its source.
 """
 
@@ -153,13 +153,28 @@ def raster_fields(ds: Any, options: dict[str, Any], where: str, entry_crs: str |
     return da, crs
 
 
-def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: str) -> None:
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
+#: GDAL COG driver compression of each profile.
+_COMPRESS = {"deflate": "DEFLATE", "zstd": "ZSTD", "lzw": "LZW", "packbits": "PACKBITS", "raw": "NONE"}
 
-    prof = cog_profiles.get(profile)
-    prof.update(blockxsize=blocksize, blockysize=blocksize)
-    cog_translate(src, str(dst), prof, overview_resampling=resampling, quiet=True, in_memory=False)
+
+def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: str) -> None:
+    """One COG from one GeoTIFF with GDAL's COG driver.
+
+    The driver copies everything the source carries (band units, scales, offsets, tags, nodata,
+    masks, colour table) and adds nothing; rio-cogeo's ``cog_translate`` drops band units and
+    adds an ``OVERVIEW_RESAMPLING`` tag, so the representation differed from its source (#10).
+    Overview levels follow rio-cogeo's rule: halve until a side fits in one block.
+    """
+    import rasterio
+    from rasterio.shutil import copy
+    from rio_cogeo.utils import get_maximum_overview_level
+
+    with rasterio.open(src) as s:
+        levels = get_maximum_overview_level(s.width, s.height, minsize=blocksize)
+        options = {"BLOCKSIZE": blocksize, "COMPRESS": _COMPRESS[profile],
+                   "OVERVIEW_RESAMPLING": resampling.replace("_", "").upper(), "NUM_THREADS": 1}
+        options.update({"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"})
+        copy(s, str(dst), driver="COG", **options)
 
 
 class CogConverter(Converter):
@@ -232,10 +247,11 @@ class CogConverter(Converter):
                     field = field.isel({ydim: slice(None, None, -1)})  # north-up
                 field.attrs.pop("grid_mapping", None)  # the source's grid mapping variable is not carried over
                 field.encoding.pop("grid_mapping", None)
-                field = field.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim).rio.write_crs(crs)
-                field = field.rio.write_nodata(np.float32(np.nan), encoded=False)
+                field = field.drop_vars([c for c in field.coords if c not in (xdim, ydim)])
+                # spatial dims set last: rioxarray finds unnamed-by-CF lat/lon (no attributes) only when told
+                field = field.rio.write_crs(crs).rio.write_nodata(np.float32(np.nan), encoded=False)
                 plain = Path(tmp) / f"{i}.tif"
-                field.drop_vars([c for c in field.coords if c not in (xdim, ydim, "spatial_ref")]).rio.to_raster(plain)
+                field.rio.set_spatial_dims(x_dim=xdim, y_dim=ydim).rio.to_raster(plain)
                 _translate(str(plain), path / f"{da.name}_{_stamp(da.time.values[i])}.tif", opts["profile"],
                            opts["blocksize"], opts["overview_resampling"])
 

@@ -254,7 +254,8 @@ class _Check:
             src_masks = _masked(dtype, sv.attrs.get("_FillValue"), sv.attrs.get("missing_value"))
             if ref_masks != src_masks:
                 raise self.fail(f"{name}: the references mask {sorted(ref_masks) or 'no values'} as missing, "
-                                f"{path} masks {sorted(src_masks) or 'no values'} (_FillValue, missing_value)")
+                                f"{path} masks {sorted(src_masks) or 'no values'} (_FillValue, missing_value); "
+                                "convert with --to zarr instead")
 
     def positions(self) -> list[int]:
         """Where each file's steps start along the concatenation dimension (the time check)."""

@@ -208,7 +208,7 @@ def region_shape(shape: Sequence[int], shard: Sequence[int], *, max_elements: in
     Bigger regions read each source file fewer times (a file whose one chunk is a whole map is
     decompressed once per region that overlaps it); ``min_regions`` keeps every worker busy.
     """
-    region = [min(s, n) for s, n in zip(shard, shape, strict=True)]
+    region = [max(1, min(s, n)) for s, n in zip(shard, shape, strict=True)]  # a zero-length dim: one empty region
 
     def count(r: Sequence[int]) -> int:
         return math.prod(math.ceil(n / b) for n, b in zip(shape, r, strict=True))
@@ -223,8 +223,8 @@ def region_shape(shape: Sequence[int], shard: Sequence[int], *, max_elements: in
     # balance: the same number of regions along each dim, each as even as whole shards allow
     for d in range(len(shape)):
         shards_d = math.ceil(shape[d] / shard[d])
-        regions_d = math.ceil(shape[d] / region[d])
-        region[d] = min(shape[d], shard[d] * math.ceil(shards_d / regions_d))
+        regions_d = max(1, math.ceil(shape[d] / region[d]))
+        region[d] = max(1, min(shape[d], shard[d] * math.ceil(shards_d / regions_d)))
     return tuple(region)
 
 
@@ -246,8 +246,10 @@ def parallelism() -> int:
 
 def region_tasks(store: str, vplan: VariablePlan, shape: Sequence[int], block: Sequence[int],
                  storage_options: dict[str, Any] | None = None) -> list[RegionTask]:
-    """One task per write region of the variable."""
-    tasks = []
+    """One task per write region of the variable (none when it has no elements: nothing to write)."""
+    tasks: list[RegionTask] = []
+    if 0 in tuple(shape):
+        return tasks
     for region in regions(shape, block):
         pieces = []
         for path, per_dim in vplan.runs:

@@ -129,6 +129,8 @@ def compare_file_samples(name: str, parts: Sequence[tuple[str, xr.Dataset]], out
             start = int(rng.integers(0, size - length + 1))
             isel[d] = slice(start, start + length)
             if d in part.indexes and d in out.indexes:
+                if not out.indexes[d].is_unique and len(parts) == 1:
+                    continue  # one file whose index repeats values: located by position, as it was written
                 sel[d] = part.indexes[d][start:start + length]
         a = var.isel(isel)
         try:

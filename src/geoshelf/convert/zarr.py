@@ -57,6 +57,27 @@ def _as_dataset(obj: Any) -> tuple[xr.Dataset, str | None]:
     return obj, None
 
 
+def _conflicting_fills(enc: Mapping[str, Any]) -> bool:
+    """True when an encoding has a ``_FillValue`` and a different ``missing_value`` (scipy's example files)."""
+    if "_FillValue" not in enc or "missing_value" not in enc or enc["_FillValue"] is None:
+        return False
+    a, b = np.atleast_1d(enc["_FillValue"]), np.atleast_1d(enc["missing_value"])
+    same = a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f")
+    return not same
+
+
+def _refuse_masked_chars(ds: xr.Dataset, where: str) -> None:
+    """Character variables with a ``_FillValue`` decode to bytes mixed with NaN, which Zarr cannot store."""
+    for name, var in ds.data_vars.items():
+        if np.dtype(var.encoding.get("dtype", var.dtype)).kind in "SU" and "_FillValue" in var.encoding:
+            others = [str(v) for v in ds.data_vars if v != name]
+            way_out = (f"convert the others with --option variables={','.join(others)}" if others
+                       else "remove its _FillValue first")
+            raise ConversionError(f"{where}: character variable {name!r} has a _FillValue "
+                                  f"({var.encoding['_FillValue']!r}); Zarr cannot store masked characters: "
+                                  f"{way_out}")
+
+
 def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
                  time_dim: str | None) -> tuple[int, ...]:
     """Inner chunk shape of one variable for a layout."""
@@ -77,14 +98,14 @@ def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
     else:  # balanced: roughly cubic chunks of ~2 MB
         n_el = max(1, BALANCED_CHUNK_BYTES // itemsize)
         side = max(1, int(round(n_el ** (1 / max(1, len(shape))))))
-        out = {d: min(n, side) for d, n in shape.items()}
+        out = {d: max(1, min(n, side)) for d, n in shape.items()}  # a zero-length dim still has chunks of 1
         # give leftover budget to the spatial dims when time is short
         budget = n_el / max(1, math.prod(out.values()))
         for d in reversed(list(shape)):
             if budget <= 1:
                 break
-            grow = min(shape[d] / out[d], budget)
-            out[d] = min(shape[d], int(out[d] * grow))
+            grow = min(max(1, shape[d]) / out[d], budget)
+            out[d] = max(1, min(shape[d], int(out[d] * grow)))
             budget /= max(1.0, grow)
     return tuple(max(1, out[d]) for d in var.dims)
 
@@ -250,6 +271,7 @@ class ZarrConverter(Converter[ZarrState]):
                 raster_name = str(next(iter(ds.data_vars)))
         if plan.options.get("variables"):
             ds = ds[plan.options["variables"]]
+        _refuse_masked_chars(ds, plan.files[0])
         return ds, raster_name
 
     def _encode(self, ds: xr.Dataset, plan: Plan[ZarrState], budget: int, regions: dict[str, VariablePlan] | None = None
@@ -268,7 +290,7 @@ class ZarrConverter(Converter[ZarrState]):
         blocks: dict[str, tuple[int, ...]] = {}
         for name, var in ds.variables.items():
             enc = {k: var.encoding[k] for k in _KEEP if k in var.encoding}
-            if name == time_dim or np.issubdtype(var.dtype, np.datetime64):
+            if (name == time_dim and var.dtype.kind in "MO") or np.issubdtype(var.dtype, np.datetime64):
                 # one consistent encoding (the sources differ per file): xarray picks exact int64 units
                 enc = {k: v for k, v in enc.items() if k == "calendar"}
                 enc["dtype"] = "int64"
@@ -276,6 +298,10 @@ class ZarrConverter(Converter[ZarrState]):
                 # stored without a fill value in the source: stays so (xarray would add NaN)
                 enc["_FillValue"] = None
             vplan = (regions or {}).get(str(name))
+            if _conflicting_fills(enc):
+                # xarray encodes only one of the two mask values: decoded data store their NaN as _FillValue;
+                # raw copies keep missing_value as a plain attribute (_write_regions)
+                enc.pop("missing_value")
             if vplan is not None and not vplan.raw:  # packing differs between files: store unpacked
                 enc = {k: v for k, v in enc.items() if k not in ("scale_factor", "add_offset", "missing_value")}
                 enc["dtype"] = vplan.dtype
@@ -324,8 +350,11 @@ class ZarrConverter(Converter[ZarrState]):
         for name, var in ds.variables.items():
             if name in vplans:
                 dtype = var.dtype if vplans[name].raw else np.dtype(vplans[name].dtype)
+                var_attrs = dict(var.attrs)
+                if vplans[name].raw and _conflicting_fills(var.encoding):
+                    var_attrs["missing_value"] = var.encoding["missing_value"]  # stored values keep both mask values
                 template[name] = xr.Variable(var.dims, da.zeros(var.shape, dtype=dtype, chunks=blocks[name]),
-                                             var.attrs)
+                                             var_attrs)
             else:
                 template[name] = var.load()
         template.attrs = attrs

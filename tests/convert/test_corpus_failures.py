@@ -1,0 +1,181 @@
+"""Failures of the real-data corpus (tests/corpus, issue #10) reproduced on small generated files:
+each converts with values equal to the source, or is refused in one line naming a way out that
+this test then takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rioxarray
+import xarray as xr
+from scipy.io import netcdf_file
+
+from geoshelf import convert
+from geoshelf.catalog import Catalog, add_entry
+from geoshelf.errors import ConversionError, SourceError, ValidationError
+from geoshelf.scan import scan
+
+
+def _add(tmp_path: Path, files: list[Path], name: str = "f") -> Path:
+    cat = tmp_path / "catalog.yaml"
+    add_entry(cat, scan([str(f) for f in files], name, catalog_dir=str(tmp_path)))
+    return cat
+
+
+def _zarr(cat: Path, name: str = "f", **options: object) -> xr.Dataset:
+    convert(name, "zarr", catalog=cat, **options)
+    return Catalog(cat)[name].to_dask(representation="zarr").load()
+
+
+def _classic(path: Path, build: object) -> Path:
+    """A NetCDF3 file written with scipy (attributes exactly as given, as the corpus files have them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with netcdf_file(path, "w") as f:
+        build(f)  # type: ignore[operator]
+    return path
+
+
+def test_zero_length_time_converts_to_an_empty_store(tmp_path: Path) -> None:
+    """daymet_sample.nc: an unlimited time dimension with no records (ZeroDivisionError before)."""
+    def build(f: netcdf_file) -> None:
+        f.createDimension("time", None)
+        f.createDimension("y", 2)
+        f.createDimension("x", 3)
+        t = f.createVariable("time", "f8", ("time",))
+        t.units = "days since 1980-01-01"
+        for d in ("y", "x"):
+            f.createVariable(d, "f4", (d,))[:] = np.arange(f.dimensions[d], dtype="f4") * 1000
+        p = f.createVariable("prcp", "f4", ("time", "y", "x"))
+        p.units = "mm/day"
+
+    src = _classic(tmp_path / "data" / "daymet.nc", build)
+    out = _zarr(_add(tmp_path, [src]))
+    assert out.prcp.shape == (0, 2, 3) and out.prcp.attrs["units"] == "mm/day"
+    with xr.open_dataset(src, engine="scipy") as ref:
+        xr.testing.assert_equal(out, ref.load())
+
+
+def test_coordinate_that_repeats_values_converts(tmp_path: Path) -> None:
+    """rasterwise-high-dim-test-1.nc: extra dimensions whose coordinates repeat a value (the
+    validation located windows by label: InvalidIndexError before)."""
+    rng = np.random.default_rng(5)
+    ds = xr.Dataset({"a": (("c4", "c3", "y", "x"), rng.normal(size=(2, 2, 3, 2)))},
+                    coords={"c4": [1.0, 1.0], "c3": [7.0, 7.0], "y": [0.0, 1.0, 2.0], "x": [0.0, 1.0]})
+    src = tmp_path / "data" / "high-dim.nc"
+    src.parent.mkdir()
+    ds.to_netcdf(src, engine="scipy")
+    out = _zarr(_add(tmp_path, [src]))
+    np.testing.assert_array_equal(out.a.values, ds.a.values)
+
+
+def _fill_and_missing(f: netcdf_file) -> None:
+    f.createDimension("time", 3)
+    f.createDimension("x", 2)
+    t = f.createVariable("time", "i4", ("time",))
+    t[:] = [0, 1, 2]
+    t.units = "days since 2000-01-01"
+    v = f.createVariable("v", "i4", ("time", "x"))
+    v[:] = [[1, 2], [3, 4], [5, 2]]
+    v._FillValue = np.int32(1)
+    v.missing_value = np.int32(2)
+
+
+def test_different_fill_value_and_missing_value_convert_to_zarr(tmp_path: Path) -> None:
+    """scipy example_3_maskedvals.nc: _FillValue 1 and missing_value 2 both mask (xarray refused to
+    encode: "conflicting _FillValue and missing_value")."""
+    src = _classic(tmp_path / "data" / "masked.nc", _fill_and_missing)
+    cat = _add(tmp_path, [src])
+    out = _zarr(cat)
+    with xr.open_dataset(src) as ref:
+        np.testing.assert_array_equal(out.v.values, ref.v.values)  # NaN where 1 or 2 were stored
+        assert int(np.isnan(out.v.values).sum()) == 3
+    # the references cannot express two mask values: refused, naming the way out just taken
+    with pytest.raises(ValidationError, match=r"masks \[1.0, 2.0\].*--to zarr instead"):
+        convert("f", "references", catalog=cat)
+
+
+def test_masked_character_variable_refused_naming_the_others(tmp_path: Path) -> None:
+    """example_3_maskedvals.nc: a char variable with a _FillValue decodes to bytes mixed with NaN."""
+    def build(f: netcdf_file) -> None:
+        f.createDimension("n", 3)
+        c = f.createVariable("flag", "c", ("n",))
+        c[:] = np.array([b"a", b"b", b"c"])
+        c._FillValue = b"b"
+        f.createVariable("v", "f4", ("n",))[:] = [1.0, 2.0, 3.0]
+
+    src = _classic(tmp_path / "data" / "chars.nc", build)
+    cat = _add(tmp_path, [src])
+    before = cat.read_bytes()
+    with pytest.raises(ConversionError, match=r"character variable 'flag' has a _FillValue .*--option variables=v$"):
+        convert("f", "zarr", catalog=cat)
+    assert cat.read_bytes() == before
+    out = _zarr(cat, variables=["v"])  # the way out named
+    np.testing.assert_array_equal(out.v.values, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(("what", "message"), [
+    ("twice", r"variable 'temp' uses a dimension twice \(time, time\)"),
+    ("offset", r"variable 'temp' has add_offset b?'c', not a number"),
+])
+def test_undecodable_variable_refused_at_add_and_the_way_out_works(tmp_path: Path, what: str, message: str) -> None:
+    """compliance-checker bad_data_type.nc / bad_missing_data.nc: values came out wrong or crashed."""
+    def build(f: netcdf_file) -> None:
+        f.createDimension("time", 3)
+        t = f.createVariable("time", "f8", ("time",))
+        t[:] = [0.0, 1.0, 2.0]
+        t.units = "hours since 2020-01-01"
+        temp = f.createVariable("temp", "i4", ("time", "time") if what == "twice" else ("time",))
+        temp[:] = np.arange(9 if what == "twice" else 3, dtype="i4").reshape(temp.shape)
+        if what == "offset":
+            temp.add_offset = b"c"
+            temp.scale_factor = np.int32(5)
+        f.createVariable("salinity", "f8", ("time",))[:] = [34.1, 34.2, 34.3]
+
+    src = _classic(tmp_path / "data" / "bad.nc", build)
+    with pytest.raises(SourceError, match=message) as err:
+        scan([str(src)], "f", catalog_dir=str(tmp_path))
+    assert "\n" not in str(err.value) and "drop_variables=['temp']" in str(err.value)
+    fixed = tmp_path / "data2" / "bad.nc"
+    fixed.parent.mkdir()
+    with xr.open_dataset(src, drop_variables=["temp"]) as ds:  # the way out named
+        ds.to_netcdf(fixed, engine="scipy")
+    out = _zarr(_add(tmp_path, [fixed]))
+    np.testing.assert_array_equal(out.salinity.values, [34.1, 34.2, 34.3])
+
+
+def test_undecoded_numeric_time_with_nan_keeps_its_values(tmp_path: Path) -> None:
+    """bad_missing_data.nc: a time coordinate without units (not decoded) with a fill value was
+    cast to int64 ("coordinate 'time' differs" at validation)."""
+    def build(f: netcdf_file) -> None:
+        f.createDimension("time", 3)
+        t = f.createVariable("time", "f8", ("time",))
+        t[:] = [1.0, -999.9, 3.5]
+        t._FillValue = -999.9
+        f.createVariable("v", "f4", ("time",))[:] = [1.0, 2.0, 3.0]
+
+    src = _classic(tmp_path / "data" / "t.nc", build)
+    out = _zarr(_add(tmp_path, [src]))
+    with xr.open_dataset(src, engine="scipy") as ref:
+        np.testing.assert_array_equal(out.time.values, ref.time.values)
+        np.testing.assert_array_equal(out.v.values, ref.v.values)
+
+
+def test_cog_of_lon_lat_field_without_coordinate_attributes(tmp_path: Path) -> None:
+    """3B42_Daily (TRMM): precipitation(lon, lat) whose lat/lon carry no attributes, no time
+    (rioxarray could not find the y dimension before)."""
+    rng = np.random.default_rng(7)
+    lon, lat = np.arange(4) * 0.25 - 84.625, np.arange(5) * 0.25 - 49.875
+    values = rng.gamma(1.0, 2.0, (4, 5)).astype("float32")
+    ds = xr.Dataset({"precipitation": (("lon", "lat"), values, {"units": "mm"})}, coords={"lon": lon, "lat": lat})
+    src = tmp_path / "data" / "3B42.nc"
+    src.parent.mkdir()
+    ds.to_netcdf(src, engine="scipy")
+    cat = _add(tmp_path, [src])
+    rep = convert("f", "cog", catalog=cat)
+    (tif,) = sorted(Path(Catalog(cat)["f"].resolve(rep.path)).glob("*.tif"))
+    with rioxarray.open_rasterio(tif, masked=True) as cog:
+        assert cog.rio.crs.to_epsg() == 4326
+        np.testing.assert_array_equal(cog.values[0], values.T[::-1])  # (lat, lon), north-up
+        np.testing.assert_allclose(cog.x.values, lon)
