@@ -56,7 +56,7 @@ class FetchError(Exception):
 
 def _run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> None:
     print("corpus:", " ".join(cmd), file=sys.stderr)
-    res = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
+    res = subprocess.run(cmd, check=False, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True, text=True)
     if res.returncode != 0:
         tail = " | ".join((res.stdout + res.stderr).strip().splitlines()[-4:])
         raise FetchError(f"{' '.join(cmd)} failed (exit {res.returncode}): {tail}")

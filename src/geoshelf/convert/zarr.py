@@ -32,7 +32,15 @@ from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.zarr import open_zarr_representation
 from .base import Appended, Converter, Option, Plan, Validation, dask_client
-from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
+from .shards import (
+    VariablePlan,
+    packing,
+    parallelism,
+    plan_variable,
+    region_shape,
+    region_tasks,
+    run_tasks,
+)
 from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
