@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,13 +22,19 @@ sys.path.insert(0, str(ROOT / "tests" / "corpus"))
 
 import conformance
 
+#: Seconds one file may take (all its steps, in its own process) before it is a FAIL.
+TIMEOUT = 1800
+
 
 def one(f: dict) -> tuple[dict, dict[str, str]]:
     paths = [str(conformance.corpus_root() / "files" / p) for p in f["paths"]]
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'tests' / 'corpus')!r}); import conformance as c; "
             f"print('@@' + json.dumps(c.run_in_tmp({paths!r}, {f['kind']!r}, {f['name']!r})))")
-    res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=900,
-                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "src")})
+    try:
+        res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                             timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    except subprocess.TimeoutExpired:
+        return f, {s: f"FAIL: no result within {TIMEOUT} s" for s in conformance.STEPS}
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("@@")), None)
     if line is None:
         err = (res.stderr.strip().splitlines() or ["no output"])[-1]
@@ -54,22 +61,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--no-doc", action="store_true")
-    ap.add_argument("--from-json", help="write docs/conformance.md from the results of an earlier --json run")
+    ap.add_argument("--from-json", nargs="+",
+                    help="write docs/conformance.md from earlier --json runs (a later file's row wins: reruns)")
+    ap.add_argument("--reverse", action="store_true", help="last file first (a second runner meeting a first)")
     ap.add_argument("--note", default="", help="a line for the doc: how the run was made (machine, load)")
     args = ap.parse_args(argv)
     manifest = conformance.load_manifest()
     todo = [r for r in rows(manifest) if not args.only or any(o in r["id"] for o in args.only)]
+    if args.reverse:
+        todo.reverse()
     results = []
     if args.from_json:
-        saved = {r["id"]: r["row"] for r in json.loads(Path(args.from_json).read_text())}
+        saved = {r["id"]: r["row"] for path in args.from_json for r in json.loads(Path(path).read_text())}
         results = [(f, saved[f["id"]]) for f in todo if f["id"] in saved]
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             for f, row in pool.map(one, todo):
                 results.append((f, row))
                 print(f["id"], " | ".join(f"{k}={v[:60]}" for k, v in row.items()), file=sys.stderr, flush=True)
+                if args.json:  # as it goes: a long run stopped half-way keeps what it did
+                    _save(args.json, results)
     if args.json:
-        Path(args.json).write_text(json.dumps([{"id": f["id"], "row": r} for f, r in results], indent=1))
+        _save(args.json, results)
     if not args.no_doc:
         write_doc(manifest, results, args.note)
     fails = sum(v.startswith("FAIL") for _, r in results for v in r.values())
@@ -77,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     for b in bad_ways:
         print("conformance: a way out that does not work:", b, file=sys.stderr)
     return 1 if fails or bad_ways else 0
+
+
+def _save(path: str, results: list) -> None:
+    Path(path).write_text(json.dumps([{"id": f["id"], "row": r} for f, r in results], indent=1))
 
 
 def totals(results: list) -> dict[str, int]:
