@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "corpus"))
 
-import conformance
+import conformance  # noqa: E402 - from tests/corpus, put on the path above
 
 #: Seconds one file may take (all its steps, in its own process) before it is a FAIL.
 TIMEOUT = 1800
@@ -144,7 +144,8 @@ def write_doc(manifest: dict, results: list, note: str = "") -> None:
         lines.append(f"| `{f['id']}` | {f['kind']} | " + " | ".join(cells) + " |")
     lines += ["", "## Sources", ""]
     for s in manifest["sources"]:
-        lines.append(f"- **{s['name']}** {s['version']} ({s['via']}, {per_source.get(s['name'], 0)} files): {s['what']}")
+        n = per_source.get(s["name"], 0)
+        lines.append(f"- **{s['name']}** {s['version']} ({s['via']}, {n} files): {s['what']}")
     (ROOT / "docs" / "conformance.md").write_text("\n".join(lines) + "\n")
 
 

@@ -150,7 +150,8 @@ def fetch(manifest: dict, root: Path, *, check_only: bool = False) -> list[str]:
         try:
             archive = None if base is not None else fetch_archive(source, root / "archives")
         except FetchError as exc:
-            problems += [f"{f['path']}: cannot fetch {name} {source['version']} ({source['via']}): {exc}" for f in files]
+            why = f"cannot fetch {name} {source['version']} ({source['via']}): {exc}"
+            problems += [f"{f['path']}: {why}" for f in files]
             continue
         for f in files:
             dest = root / "files" / f["path"]
