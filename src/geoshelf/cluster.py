@@ -362,12 +362,32 @@ def _paced_job_class(base: type, ledger: JobLedger) -> type:
                 await ledger.submit(super().start)
             except Exception as exc:
                 ledger.errors.append(submission_error(str(exc)) or type(exc).__name__)
+                with contextlib.suppress(AttributeError):
+                    exc.geoshelf_recorded = True  # type: ignore[attr-defined]  # see _QuietRecordedSubmissions
                 raise
             if self.job_id:
                 ledger.jobs.append(str(self.job_id))
 
     PacedJob.__name__ = PacedJob.__qualname__ = base.__name__
     return PacedJob
+
+
+class _QuietRecordedSubmissions:
+    """A logging filter for tornado's "Exception in callback" traceback of a job submission that failed: the
+    ledger holds the scheduler's words and the driver stops the campaign with them on one line."""
+
+    @staticmethod
+    def filter(record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, "geoshelf_recorded", False)
+
+
+def _quiet_recorded_submissions() -> None:
+    import logging
+
+    log = logging.getLogger("tornado.application")
+    if not any(isinstance(f, _QuietRecordedSubmissions) for f in log.filters):
+        log.addFilter(_QuietRecordedSubmissions())
 
 
 def _scratch_prologue(scratch: str | None) -> list[str]:
@@ -433,6 +453,7 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
     kwargs = jobqueue_kwargs(profile)
     if ledger is not None:
         kwargs["job_cls"] = _paced_job_class(cls.job_cls, ledger)
+        _quiet_recorded_submissions()
     try:
         return cls(silence_logs="error", **kwargs)
     except (ValueError, OSError) as exc:

@@ -89,7 +89,7 @@ def test_campaign_on_real_slurm_respects_the_jobs_cap(tmp_path: Path, monkeypatc
 def test_a_partition_that_does_not_exist_stops_the_campaign_at_once(tmp_path: Path) -> None:
     """sbatch refuses the job: the campaign stops with sbatch's own words on one line (exit 7), no hang
     (the subprocess timeout bounds it).
-    (PBS: the same path through qsub; no PBS here, its job script is tested in test_profiles.py.)"""
+    (PBS: the same path through qsub, with a qsub standing in for PBS: test_pbs_submission.py.)"""
     import sys
 
     from geoshelf.demo.data import make_sst
@@ -109,4 +109,5 @@ def test_a_partition_that_does_not_exist_stops_the_campaign_at_once(tmp_path: Pa
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("geoshelf: error: slurm: cannot submit worker jobs: sbatch: error: invalid partition")
     assert "Command exited" not in last
+    assert "Traceback" not in r.stderr  # tornado's traceback of the failed submission is not shown: one line
     assert not (tmp_path / "cat.yaml").exists()  # nothing was committed
