@@ -184,6 +184,17 @@ def test_an_inline_comment_stays_in_its_column(tmp_path: Path) -> None:
         assert now[10] == f"        files: {i + 2}"
 
 
+@pytest.mark.parametrize("description", ["? q", "- x", "a: b", "#hash", "x #y", "{{ CATALOG_DIR }}", "@at"])
+def test_an_entry_written_in_flow_style_is_updated_to_text_that_reads_back(tmp_path: Path, description: str) -> None:
+    """ruamel re-wrote `description: ? q` plain inside a flow mapping: a catalog no parser could read."""
+    path = tmp_path / "c.yaml"
+    path.write_text(_catalog_text(["e0", "e1"], [0, 2]))
+    update_entry(path, Entry(name="e1", description=description, urlpath="/data/e1/*.nc"))
+    assert Catalog(path).e1.description == description
+    assert yaml.safe_load(path.read_text())["sources"]["e1"]["description"] == description
+    assert path.read_text().startswith(_catalog_text(["e0"], [0]).split("\n# end")[0])  # e0 untouched
+
+
 def test_a_no_op_edit_does_not_write(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     add_entry(path, Entry(name="a", urlpath="/a.nc", variables=["t"], files=1))

@@ -270,7 +270,27 @@ def render_entry(name: str, source: Mapping[str, Any], old: str | None = None) -
         raise Unhandled(f"entry {name!r} holds an anchor")
     merge(doc[name], source)
     _exact_floats(doc[name])
-    return dump_text(doc)
+    text = dump_text(doc)
+    if not _reads_back(text, name, source):  # e.g. ruamel writes `description: ? q` plain inside a flow mapping
+        return render_entry(name, source)  # the entry afresh, in block style (its inner comments cannot stay)
+    return text
+
+
+def _reads_back(text: str, name: str, source: Mapping[str, Any]) -> bool:
+    """Whether a safe loader reads ``text`` as exactly ``{name: source}``."""
+    import json
+
+    import yaml
+
+    try:
+        parsed = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return False
+
+    def norm(x: Any) -> Any:
+        return json.loads(json.dumps(x, default=str, sort_keys=True))
+
+    return isinstance(parsed, dict) and list(parsed) == [name] and norm(parsed[name]) == norm(dict(source))
 
 
 def _exact_floats(node: Any) -> None:
