@@ -243,3 +243,15 @@ def test_several_reader_processes_give_the_same_groups_in_the_same_order(tmp_pat
     (tmp_path / "l.tsv").write_text("\n".join(lines) + "\n")
     with pytest.raises(CampaignError, match="l.tsv: line 1801: expected 3 tab-separated columns"):
         listing.group_listing(tmp_path / "l.tsv", "obs_{parent}", None, ["parent"], keep_files=False)
+
+
+def test_reader_processes_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoshelf.campaign.listing import reader_processes
+
+    monkeypatch.setenv("GEOSHELF_LISTING_READERS", "3")
+    assert reader_processes() == 3
+    monkeypatch.setenv("GEOSHELF_LISTING_READERS", "0")
+    with pytest.raises(CampaignError, match=r"GEOSHELF_LISTING_READERS='0': expected a whole number"):
+        reader_processes()
+    monkeypatch.delenv("GEOSHELF_LISTING_READERS")
+    assert 1 <= reader_processes() <= 8

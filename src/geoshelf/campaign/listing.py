@@ -291,8 +291,22 @@ PARALLEL_MIN = 64 << 20
 MAX_WORKERS = 8
 
 
+#: Environment variable: how many processes read a big listing (1: the driver alone).
+ENV_READERS = "GEOSHELF_LISTING_READERS"
+
+
 def reader_processes() -> int:
-    """Processes to read a listing with: the CPUs this process may run on (at most :data:`MAX_WORKERS`)."""
+    """Processes to read a listing with: ``$GEOSHELF_LISTING_READERS``, else the CPUs this process may run on
+    (at most :data:`MAX_WORKERS`)."""
+    text = os.environ.get(ENV_READERS, "").strip()
+    if text:
+        try:
+            n = int(text)
+            if n < 1:
+                raise ValueError
+        except ValueError:
+            raise CampaignError(f"${ENV_READERS}={text!r}: expected a whole number of processes, 1 or more") from None
+        return n
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
