@@ -25,4 +25,6 @@ if ! .venv/bin/python scripts/corpus.py; then
        "fetch it where the registries are reachable and point GEOSHELF_CORPUS at it" >&2
   exit 1
 fi
+echo "test: mypy (settings: pyproject.toml [tool.mypy]) ..." >&2
+.venv/bin/python -m mypy --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/geoshelf-mypy-cache}"
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"

@@ -12,13 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import GeoshelfError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, not usage + line
+    def error(self, message: str) -> NoReturn:  # one line, not usage + line
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -393,7 +393,7 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     from . import __version__
     from .registry import target_names
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--catalog", metavar="FILE",
                         help="catalog file (default: $GEOSHELF_CATALOG, the configured site catalog, or the demo)")
     p = _Parser(prog="geoshelf", description="Catalog it once, convert it once, open it lazily.")

@@ -184,7 +184,8 @@ def parse_walltime(value: Any) -> float:
     m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
     if not m:
         raise ClusterError(f"walltime: {value!r} is not HH:MM:SS (or D-HH:MM:SS)")
-    days, a, b, c = (int(g) if g else None for g in m.groups())
+    days, a_, b, c = (int(g) if g else None for g in m.groups())
+    a = a_ or 0  # the pattern requires it
     if b is None:  # plain number: minutes (Slurm's convention)
         seconds = a * 60
     elif c is None:
@@ -356,7 +357,7 @@ def submission_error(text: str) -> str:
 def _paced_job_class(base: type, ledger: JobLedger) -> type:
     """A subclass of a dask-jobqueue Job class whose submissions go through ``ledger``."""
 
-    class PacedJob(base):  # type: ignore[misc, valid-type]
+    class PacedJob(base):  # type: ignore[misc]
         async def start(self) -> None:
             try:
                 await ledger.submit(super().start)
@@ -449,7 +450,7 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
         return _gateway_cluster(profile)
     import dask_jobqueue
 
-    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
+    cls: Any = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
     kwargs = jobqueue_kwargs(profile)
     if ledger is not None:
         kwargs["job_cls"] = _paced_job_class(cls.job_cls, ledger)
@@ -556,7 +557,7 @@ def job_script(profile: Profile) -> str | None:
                 "below is a placeholder; run the driver where it exists\n")
     import dask_jobqueue
 
-    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
+    cls: Any = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
     kwargs = jobqueue_kwargs(Profile(kind=profile.kind, settings=settings_))
     sched = {**(dask.config.get(f"jobqueue.{cls.job_cls.default_config_name()}.scheduler-options", None) or {}),
              **kwargs.pop("scheduler_options", {})}

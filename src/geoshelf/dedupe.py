@@ -98,8 +98,12 @@ def content_hash(path: str) -> str:
                     _hash_variable(h, name, ds.variables[name])
         elif kind == "geotiff":
             import rioxarray
+            import xarray as xr
 
-            with rioxarray.open_rasterio(path, masked=True, cache=False) as da:
+            raster = rioxarray.open_rasterio(path, masked=True, cache=False)
+            if not isinstance(raster, xr.DataArray):
+                raise SourceError(f"{path}: not a single GeoTIFF raster")
+            with raster as da:
                 h.update(str(da.rio.crs).encode() + repr(tuple(da.rio.transform())).encode())
                 _hash_variable(h, "band", da.variable)
         elif kind in ("csv", "parquet"):
@@ -199,7 +203,7 @@ def is_output(path: str) -> bool:
 def _walk(paths: Iterable[str]) -> list[str]:
     """Data files under ``paths``, leaving out geoshelf's own outputs (representations of sources,
     not duplicates of them)."""
-    out = []
+    out: list[str] = []
     for p in paths:
         if os.path.isdir(p):
             if is_output(os.path.join(p, "x")):

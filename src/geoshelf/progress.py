@@ -85,13 +85,17 @@ class Progress:
             self.bar = None
 
 
+def _ignore_steps(n: int = 1) -> None:
+    """The ``advance`` of a phase too short to show."""
+
+
 @contextlib.contextmanager
 def steps(name: str, total: int, *, label: str, unit: str = "file", minimum: int = 1, interval: float = 10.0,
           stream: TextIO | None = None, tty: bool | None = None) -> Iterator[Callable[[int], None]]:
     """Progress of one phase of ``total`` steps (files indexed, read...): yields ``advance(n=1)``, called as
     steps finish.  Fewer than ``minimum`` steps show nothing."""
     if total < minimum:
-        yield lambda n=1: None
+        yield _ignore_steps
         return
     progress = Progress(name, total, label=label, unit=unit, interval=interval, stream=stream, tty=tty)
     done = 0

@@ -21,6 +21,7 @@ def stores(ctx: Context) -> dict[str, Path]:
         return ctx.shared["stores"]
     import xarray as xr
     import zarr
+    from zarr.codecs import ZstdCodec
 
     from ..catalog import Catalog
     from ..convert import convert_entry
@@ -42,12 +43,13 @@ def stores(ctx: Context) -> dict[str, Path]:
     def naive() -> None:
         shutil.rmtree(naive_store, ignore_errors=True)
         ds = xr.open_mfdataset(files, combine="by_coords").chunk(dict(zip(("time", "lat", "lon"), inner, strict=True)))
-        enc = {"sst": {"chunks": inner, "compressors": [zarr.codecs.ZstdCodec(level=3)]}}
+        enc = {"sst": {"chunks": inner, "compressors": [ZstdCodec(level=3)]}}
         ds.to_zarr(naive_store, mode="w", zarr_format=3, encoding=enc, consolidated=True)
 
     geoshelf_ts()  # first run: learn the chunks the naive baseline must use
     inner = zarr.open_array(str(ts_store / "sst")).chunks
-    times_ts, times_naive = [], []
+    times_ts: list[float] = []
+    times_naive: list[float] = []
     for _ in range(max(1, ctx.repeat)):  # interleaved, median of each
         for fn, out in ((geoshelf_ts, times_ts), (naive, times_naive)):
             t0 = time.perf_counter()

@@ -68,6 +68,7 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
     from dask.utils import parse_bytes
     from distributed import Client, LocalCluster
     from distributed import wait as dwait
+    from zarr.codecs import ZstdCodec
 
     from ..catalog import Catalog, add_entry
     from ..convert import convert_entry
@@ -101,8 +102,8 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
         def naive() -> str:
             ds = xr.open_mfdataset(files, combine="by_coords").chunk(dict(zip(("time", "lat", "lon"), inner,
                                                                                strict=True)))
-            delayed = ds.to_zarr(out / "naive.zarr", mode="w", zarr_format=3, compute=False,
-                                 encoding={"sst": {"chunks": inner, "compressors": [zarr.codecs.ZstdCodec(level=3)]}})
+            enc: dict[str, dict[str, Any]] = {"sst": {"chunks": inner, "compressors": [ZstdCodec(level=3)]}}
+            delayed = ds.to_zarr(out / "naive.zarr", mode="w", zarr_format=3, compute=False, encoding=enc)
             fut = client.compute(delayed)
             try:
                 dwait(fut, timeout=naive_timeout)

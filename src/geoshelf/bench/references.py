@@ -58,7 +58,8 @@ def references_rows(ctx: Context) -> list[Row]:
         t0 = time.perf_counter()
         rep = convert_entry(entry, "references", catalog_path=None, output=out, validate=validate, record=False)
         store[validate] = rep.representation.format
-        assert rep.representation.provenance.validation == {"full": "metadata"}.get(validate, validate)
+        prov = rep.representation.provenance
+        assert prov is not None and prov.validation == {"full": "metadata"}.get(validate, validate)
         return time.perf_counter() - t0
 
     t_bare, t_meta, t_values, t_camp, t_unit = [], [], [], [], []

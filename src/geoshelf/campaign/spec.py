@@ -265,7 +265,7 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     elif options:
         raise CampaignError(f"{where}: options are given but target is null (nothing is converted)")
     validate = data.get("validate", "full")
-    accepted = ("full", "sample")
+    accepted: tuple[str, ...] = ("full", "sample")
     if target is not None:
         accepted = get_target(str(target)).validations
     if validate not in accepted:

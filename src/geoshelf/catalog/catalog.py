@@ -202,6 +202,9 @@ class Catalog:
         return True
 
     def __getitem__(self, name: str) -> Any:
+        """The entry or included catalog ``name`` (``team.sst`` reaches into an included catalog).
+        Typed Any, like intake's, so that ``cat["sst"].to_dask()`` needs no cast; :meth:`get_entry` is
+        the typed form."""
         if name in self._cache:
             return self._cache[name]
         if name not in self._raw and "." in name:
@@ -273,11 +276,19 @@ class Catalog:
         return list(self._raw)
 
     # -- traversal and search ------------------------------------------------------------
+    def get_entry(self, name: str) -> Entry:
+        """The entry ``name``; a :class:`CatalogError` if it names an included catalog."""
+        found = self[name]
+        if not isinstance(found, Entry):
+            raise CatalogError(f"{self.path}: {name!r} is an included catalog, not an entry")
+        return found
+
     def usable(self, name: str) -> Entry | Catalog | None:
         """``self[name]``, or None (with an :class:`UnusableEntryWarning`) when that entry is
         malformed or unsafe: one bad entry does not make the rest of the catalog unreadable."""
         try:
-            return self[name]
+            found: Entry | Catalog = self[name]
+            return found
         except CatalogError as exc:
             warnings.warn(str(exc), UnusableEntryWarning, stacklevel=3)
             return None
@@ -346,14 +357,14 @@ class Catalog:
         self._writable()
         add_entry(self.path, entry, overwrite=overwrite)
         self.reload()
-        return self[entry.name]
+        return self.get_entry(entry.name)
 
     def update(self, entry: Entry) -> Entry:
         """Replace an existing entry."""
         self._writable()
         update_entry(self.path, entry)
         self.reload()
-        return self[entry.name]
+        return self.get_entry(entry.name)
 
     def remove(self, name: str) -> None:
         """Delete an entry from the catalog file (never touches data)."""
@@ -381,7 +392,7 @@ class Catalog:
         return catalog_html(self)
 
 
-class SearchResult(dict):  # type: ignore[type-arg]
+class SearchResult(dict[str, "Entry"]):
     """Search hits by qualified name; attribute access like a catalog; ``df``, ``unique()`` and
     ``to_dataset_dict()`` like an intake-esm search result."""
 

@@ -412,7 +412,7 @@ def _cache_file(header: Header) -> Path:
 
 def _read_cache(header: Header) -> dict[str, Any] | None:
     try:
-        data = json.loads(_cache_file(header).read_bytes())
+        data: dict[str, Any] = json.loads(_cache_file(header).read_bytes())
         if data.get("sidecar") != os.path.abspath(header.path) or data.get("recorded") != header.fingerprint:
             return None
         data["dirs"] = {str(k): int(v) for k, v in dict(data["dirs"]).items()}

@@ -329,7 +329,7 @@ class Index(Mapping[str, dict[str, Any]]):
         row = self.db.execute("SELECT source FROM entries WHERE name=?", (name,)).fetchone()
         if row is None:
             raise KeyError(name)
-        src = json.loads(row[0])
+        src: dict[str, Any] = json.loads(row[0])
         self._cache[name] = src
         return src
 
@@ -359,7 +359,8 @@ class Index(Mapping[str, dict[str, Any]]):
 
     def candidates(self, q: Query) -> list[str]:
         """Names that may match ``q`` (a superset: the caller applies :meth:`Query.matches`)."""
-        where, args = ["driver NOT IN ('yaml_file_cat', 'intake.catalog.local.YAMLFileCatalog')"], []
+        where = ["driver NOT IN ('yaml_file_cat', 'intake.catalog.local.YAMLFileCatalog')"]
+        args: list[str | float] = []
         if q.text:
             for word in q.text.split():
                 where.append("instr(hay, ?) > 0")

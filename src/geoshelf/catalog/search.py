@@ -211,7 +211,7 @@ class Query:
 
     @classmethod
     def build(cls, text: str | None = None, variable: Matcher | Iterable[Matcher] | None = None,
-              time: Any = None, bbox: str | Sequence[float] | None = None,
+              time: Any = None, bbox: str | Sequence[float | str] | None = None,
               tags: str | Sequence[str] | None = None, *, standard_name: Matcher | Iterable[Matcher] | None = None,
               long_name: Matcher | Iterable[Matcher] | None = None,
               facets: Mapping[str, Matcher | Iterable[Matcher]] | None = None) -> Query:

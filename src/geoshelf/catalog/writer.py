@@ -225,13 +225,15 @@ def _layout(data: bytes, names: list[str], p: Path) -> Layout:
         return locate(data, names)
     except Unhandled:
         pass
+    from ruamel.yaml.comments import CommentedMap
+
     from .yamlio import parse_text
 
     doc = parse_text(data.decode("utf-8"), str(p))
-    if not isinstance(doc, dict) or "sources" not in doc:
+    if not isinstance(doc, CommentedMap) or "sources" not in doc:
         raise Unhandled("no sources mapping")
     sources = doc["sources"]
-    if sources is not None and (not isinstance(sources, dict) or sources.fa.flow_style()) and sources:
+    if sources is not None and (not isinstance(sources, CommentedMap) or sources.fa.flow_style()) and sources:
         raise Unhandled("flow-style sources")
     keys = list(doc)
     after = keys.index("sources") + 1

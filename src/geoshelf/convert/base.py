@@ -383,7 +383,8 @@ def run(converter: Converter[Any], entry: Entry, output: Path, options: dict[str
 def _recordable(options: dict[str, Any], validate: str) -> dict[str, Any]:
     out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items() if v is not None}
     out["validate"] = validate
-    return json.loads(json.dumps(out, default=str))
+    recordable: dict[str, Any] = json.loads(json.dumps(out, default=str))
+    return recordable
 
 
 __all__ = ["Action", "Appended", "Converter", "Decision", "GeoshelfError", "Option", "Outcome", "Plan", "Sources",

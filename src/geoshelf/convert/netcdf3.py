@@ -34,20 +34,20 @@ class _Header:
             raise SourceError(f"{path}: {kind}: references cannot be checked; convert with --to zarr instead")
         self.offset_size = 8 if magic[3] == 2 else 4
 
-    def int(self) -> int:
-        return struct.unpack(">i", self.f.read(4))[0]
+    def int32(self) -> int:
+        return int(struct.unpack(">i", self.f.read(4))[0])
 
     def begin(self) -> int:
-        return struct.unpack(">q" if self.offset_size == 8 else ">i", self.f.read(self.offset_size))[0]
+        return int(struct.unpack(">q" if self.offset_size == 8 else ">i", self.f.read(self.offset_size))[0])
 
     def name(self) -> str:
-        n = self.int()
+        n = self.int32()
         raw = self.f.read(n)
         self.f.read(-n % 4)
         return raw.decode("utf-8", "replace")
 
     def values(self) -> Any:
-        nc_type, n = self.int(), self.int()
+        nc_type, n = self.int32(), self.int32()
         dtype = np.dtype(_TYPES.get(nc_type, "V1"))
         if nc_type not in _TYPES:
             raise SourceError(f"{self.path}: attribute of unknown NetCDF3 type {nc_type}")
@@ -60,7 +60,7 @@ class _Header:
         return arr[0].item() if n == 1 else arr.astype(dtype.newbyteorder("=")).tolist()
 
     def attributes(self) -> dict[str, Any]:
-        tag, n = self.int(), self.int()
+        tag, n = self.int32(), self.int32()
         if tag not in (0, _ATTRIBUTE):
             raise SourceError(f"{self.path}: malformed NetCDF3 header (attribute list)")
         return {self.name(): self.values() for _ in range(n)}
@@ -71,21 +71,21 @@ def read_netcdf3(path: str) -> SourceFile:
     try:
         with open(path, "rb") as f:
             h = _Header(f, path)
-            numrecs = h.int()
-            tag, n = h.int(), h.int()
+            numrecs = h.int32()
+            tag, n = h.int32(), h.int32()
             if tag not in (0, _DIMENSION):
                 raise SourceError(f"{path}: malformed NetCDF3 header (dimension list)")
-            dims = [(h.name(), h.int()) for _ in range(n)]
+            dims = [(h.name(), h.int32()) for _ in range(n)]
             h.attributes()  # global attributes
-            tag, n = h.int(), h.int()
+            tag, n = h.int32(), h.int32()
             if tag not in (0, _VARIABLE):
                 raise SourceError(f"{path}: malformed NetCDF3 header (variable list)")
             raw_vars = []
             for _ in range(n):
                 name = h.name()
-                ids = [h.int() for _ in range(h.int())]
+                ids = [h.int32() for _ in range(h.int32())]
                 attrs = h.attributes()
-                nc_type, vsize, begin = h.int(), h.int(), h.begin()
+                nc_type, vsize, begin = h.int32(), h.int32(), h.begin()
                 if nc_type not in _TYPES:
                     raise SourceError(f"{path}: variable {name!r} has unknown NetCDF3 type {nc_type}")
                 raw_vars.append((name, ids, attrs, np.dtype(_TYPES[nc_type]), vsize, begin))

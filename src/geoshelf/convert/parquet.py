@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..catalog.model import Entry, Representation
+from ..contract import Converter, Option, Plan, Validation
 from ..errors import ConversionError, SourceError, ValidationError, one_line
 from ..load.parquet import open_parquet_representation
-from .base import Converter, Option, Plan, Validation
 
 ROW_GROUP = 1_000_000
 
@@ -49,7 +49,7 @@ def wkb_points(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
     return [struct.pack("<BIdd", 1, 1, float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
 
 
-class ParquetConverter(Converter):
+class ParquetConverter(Converter[None]):
     """CSV tables -> partitioned (Geo)Parquet."""
 
     description = "Parquet (GeoParquet with point geometry), zstd, partitioned by year or month"

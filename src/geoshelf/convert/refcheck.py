@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..contract import Validation
 from ..errors import ValidationError
 from .sources import SourceFile, SourceVar, plain, read_region, read_sources
 
@@ -76,7 +77,7 @@ def _path(url: str) -> str:
     return os.path.normpath(url)
 
 
-def _inline_bytes(value: Any) -> bytes:
+def _inline_bytes(value: str | bytes) -> bytes:
     if isinstance(value, bytes):
         return value
     if value.startswith("base64:"):
@@ -297,7 +298,7 @@ class _Check:
             if axis is None and i > 0:
                 break  # kerchunk takes variables without the time dimension from the first file
             stacked = axis is not None and len(sv.shape) == len(shape) - 1
-            if stacked:
+            if stacked and axis is not None:
                 if sv.shape != shape[:axis] + shape[axis + 1:]:
                     raise self.fail(f"{name}: {self.files[i]} stores shape {sv.shape}, not {shape} without {self.dim}")
             else:
@@ -380,7 +381,7 @@ class _Check:
             key = min(local, key=lambda k: (sv.ranges.get(k, (0, 0))[1], k))  # the smallest stored chunk
             stacked = axis is not None and len(sv.shape) == len(shape) - 1
             gkey = list(key)
-            if stacked:
+            if stacked and axis is not None:
                 gkey.insert(axis, starts[i] // chunks[axis])
             elif axis is not None:
                 gkey[axis] += starts[i] // chunks[axis]
@@ -453,7 +454,7 @@ def _is_variable(sv: SourceVar) -> bool:
 
 
 def check_references(refs: Mapping[str, Any], files: list[str], out: xr.Dataset, *, concat_dim: str = "time",
-                     kind: str = "netcdf4", where: str = "", sources: list[SourceFile] | None = None) -> str:
+                     kind: str = "netcdf4", where: str = "", sources: list[SourceFile] | None = None) -> Validation:
     """Check a reference set against its source files at metadata cost; raise ValidationError; return "metadata".
 
     ``refs`` maps reference keys to values (a JSON store's ``refs`` or a Parquet store's lazy

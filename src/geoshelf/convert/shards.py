@@ -94,7 +94,7 @@ class RegionTask:
 
     @property
     def nbytes(self) -> int:
-        return math.prod(s.stop - s.start for s in self.region) * np.dtype(self.dtype).itemsize
+        return int(math.prod(s.stop - s.start for s in self.region)) * int(np.dtype(self.dtype).itemsize)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +132,7 @@ def _positions(part: xr.Dataset, combined: xr.Dataset, dim: str, path: str) -> n
         return np.arange(n)
     if not combined.indexes[dim].is_unique:
         raise SourceError(f"{path}: {dim} repeats values; a collection cannot be located by them")
-    where = combined.indexes[dim].get_indexer(part.indexes[dim])
+    where: np.ndarray = combined.indexes[dim].get_indexer(part.indexes[dim])
     if (where < 0).any():
         bad = part[dim].values[int(np.flatnonzero(where < 0)[0])]
         raise SourceError(f"{path}: {dim} value {bad!r} is not in the combined collection")
@@ -238,7 +238,8 @@ def parallelism() -> int:
     client = dask_client()
     if client is not None:
         try:
-            return max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info(n_workers=-1)["workers"].values()))
+            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+            return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
         except (KeyError, TypeError, ValueError):
             return 1
     return os.cpu_count() or 1

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..contract import Validation
 from ..errors import ValidationError
 
 #: Bytes of one comparison block per array.  Blocks run along the first (time) dimension; an
@@ -77,7 +78,7 @@ def compare_arrays(name: str, src: xr.DataArray, out: xr.DataArray, *, atol: flo
 
 def compare_datasets(src: xr.Dataset | xr.DataArray, out: xr.Dataset | xr.DataArray, *,
                      variables: list[str] | None = None, atol: float | dict[str, float] = 0.0,
-                     sample: bool = False, where: str = "") -> str:
+                     sample: bool = False, where: str = "") -> Validation:
     """Compare a converted dataset with its source; return "full" or "sample".
 
     ``atol`` may be a per-variable mapping (for lossy codecs the user asked for).

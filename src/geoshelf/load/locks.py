@@ -32,7 +32,7 @@ class SerializableRLock:
     def __init__(self, token: str) -> None:
         self.token = token
         with _GUARD:
-            self.lock = _LOCKS.setdefault(token, threading.RLock())  # type: ignore[arg-type]
+            self.lock = _LOCKS.setdefault(token, threading.RLock())
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         return self.lock.acquire(blocking, timeout)

@@ -210,7 +210,8 @@ def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: d
     if len(parts) == 1:
         return parts[0]
     try:  # as xr.open_mfdataset(..., combine="by_coords") does: the first tile's attributes
-        return xr.combine_by_coords(parts, combine_attrs="override")
+        combined = xr.combine_by_coords(parts, combine_attrs="override")
+        return combined if isinstance(combined, xr.Dataset) else combined.to_dataset()
     except ValueError as exc:
         raise SourceError(f"{files[0]} (+{len(files) - 1} tiles): tiles do not form a regular mosaic: {exc}") from None
 

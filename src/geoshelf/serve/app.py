@@ -71,7 +71,7 @@ class GeoshelfServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def quicklook(self, name: str, variable: str | None, index: int) -> bytes:
         key = (self.shelf.catalog(), name, variable, index)

@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ def _demo(root: Path) -> dict[str, list[Path]]:
     return {k: [Path(p) for p in v] for k, v in generate_demo(root / "data", "tiny").items()}
 
 
-def _catalog(root: Path, entries: dict[str, Sequence[Path]]) -> Path:
+def _catalog(root: Path, entries: Mapping[str, Sequence[Path]]) -> Path:
     from ..catalog import add_entry
     from ..scan import scan
 
