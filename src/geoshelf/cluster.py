@@ -148,7 +148,7 @@ def settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     package defaults < the site's ``jobqueue.<scheduler>.*`` < dask config ``geoshelf:`` < site file
     < user file < ``GEOSHELF_*`` env.
     """
-    from .catalog.locate import SITE_CONFIG, read_config, user_config_path
+    from .config import SITE_CONFIG, read_config, user_config_path
     from .errors import CatalogError
 
     layers: list[dict[str, Any]] = [package_defaults(), site_jobqueue(environ),

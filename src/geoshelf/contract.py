@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from .catalog.paths import FileStat, fingerprint
 from .errors import ConversionError, OptionError
@@ -325,5 +325,17 @@ class Converter(Generic[StateT]):
         return {}
 
 
-__all__ = ["VALIDATIONS", "Appended", "Converter", "Option", "Plan", "Sources", "Validation", "check_options",
+class Loader(Protocol):
+    """What opens catalog entries lazily (:mod:`geoshelf.load` is the one geoshelf installs, under the
+    ``geoshelf.loaders`` entry point).  ``Entry.to_dask`` and ``geoshelf lint --open`` reach it through
+    :func:`geoshelf.registry.loader`, so the catalog layer never imports the loader (nor xarray)."""
+
+    def open_entry(self, entry: Entry, representation: str | None = None, chunks: Any = None, *,
+                   strict: bool = False, **kwargs: Any) -> Any: ...
+
+    def open_representation(self, entry: Entry, rep: Representation, chunks: Any = None,
+                            **kwargs: Any) -> Any: ...
+
+
+__all__ = ["VALIDATIONS", "Appended", "Converter", "Loader", "Option", "Plan", "Sources", "Validation", "check_options",
            "unknown_option"]

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import warnings
 from functools import cache, lru_cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from .catalog.model import REPRESENTATION_ORDER
-from .contract import Converter
+from .contract import Converter, Loader
 from .errors import ConversionError, GeoshelfWarning
 
 GROUP = "geoshelf.converters"
+#: The entry point group of the loader (one entry, ``geoshelf``).
+LOADERS = "geoshelf.loaders"
+_OWN_LOADER = EntryPoint(name="geoshelf", value="geoshelf.load", group=LOADERS)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -101,4 +104,14 @@ def find_target(kind: str) -> Converter | None:
     return cls(kind) if cls is not None else None
 
 
-__all__ = ["GROUP", "find_target", "get_target", "list_targets", "refresh_targets", "target_names"]
+@cache
+def loader() -> Loader:
+    """The loader the catalog layer opens entries with: the ``geoshelf`` entry point of the
+    ``geoshelf.loaders`` group (geoshelf's own :mod:`geoshelf.load`, unless a site installs another);
+    geoshelf's own when the installed metadata predates that group (an older editable install)."""
+    found = [ep for ep in entry_points(group=LOADERS) if ep.name == "geoshelf"]
+    module: Loader = (found[0] if found else _OWN_LOADER).load()
+    return module
+
+
+__all__ = ["GROUP", "LOADERS", "find_target", "get_target", "list_targets", "loader", "refresh_targets", "target_names"]

@@ -81,7 +81,7 @@ MAX_FACET_CHARS = 200
 def facet_names() -> tuple[str, ...]:
     """The global attributes recorded as facets: ``facets:`` from the user config, then the site's,
     else the defaults."""
-    from .catalog.locate import SITE_CONFIG, read_config, user_config_path
+    from .config import SITE_CONFIG, read_config, user_config_path
 
     for cfg in (user_config_path(), SITE_CONFIG):
         value = read_config(cfg).get("facets")

@@ -164,7 +164,7 @@ def full_check_period_ns() -> int | None:
     ``$GEOSHELF_FULL_CHECK_MINUTES``, else ``freshness: {full-check-minutes: N}`` in the user
     config, else 60.  ``never`` (or a negative number) leaves full checks to ``lint``/``refresh``.
     """
-    from .locate import read_config, user_config_path
+    from ..config import read_config, user_config_path
 
     where = ENV_FULL_CHECK
     value: Any = os.environ.get(ENV_FULL_CHECK)

@@ -94,9 +94,9 @@ def lint(path: str | os.PathLike[str], *, open_representations: bool = True,
         return [Problem(level="error", entry="(catalog)", message=str(exc))]
     opener = None
     if open_representations:
-        from ..load import open_representation
+        from ..registry import loader
 
-        opener = open_representation
+        opener = loader().open_representation
     problems: list[Problem] = []
     for name in cat:
         raw = cat._raw[name]

@@ -7,35 +7,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from ..errors import CatalogError, one_line
+from ..config import SITE_CONFIG, read_config, user_config_path
+from ..errors import CatalogError
 
 ENV_CATALOG = "GEOSHELF_CATALOG"
-ENV_CONFIG = "GEOSHELF_CONFIG"
 ENV_DEMO_DIR = "GEOSHELF_DEMO_DIR"
-SITE_CONFIG = Path("/etc/geoshelf/config.yaml")
-
-
-def user_config_path() -> Path:
-    """``$GEOSHELF_CONFIG`` or ``$XDG_CONFIG_HOME/geoshelf/config.yaml``."""
-    if os.environ.get(ENV_CONFIG):
-        return Path(os.environ[ENV_CONFIG]).expanduser()
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "geoshelf" / "config.yaml"
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    """A geoshelf config file as plain data ({} when missing)."""
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: unreadable geoshelf config: {one_line(exc)}") from None
-    if not isinstance(data, dict):
-        raise CatalogError(f"{path}: a geoshelf config must be a YAML mapping")
-    return data
 
 
 def demo_dir() -> Path:

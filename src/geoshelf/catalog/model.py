@@ -184,9 +184,9 @@ class Entry:
         Source files missing or added since catalogued give a ``FileSetChangedWarning``
         naming them; with ``strict=True`` a ``FileSetChangedError`` instead.
         """
-        from ..load import open_entry
+        from ..registry import loader  # the loader is a plugin of the catalog: no import of geoshelf.load here
 
-        return open_entry(self, representation=representation, chunks=chunks, strict=strict, **kwargs)
+        return loader().open_entry(self, representation=representation, chunks=chunks, strict=strict, **kwargs)
 
     def read(self, **kwargs: Any) -> Any:
         """Open and load into memory (``to_dask(...).compute()``)."""

@@ -42,7 +42,7 @@ def _seconds(value: Any, where: str) -> float:
 
 def timeouts() -> Timeouts:
     """The timeouts in force: environment, else the user config's ``remote:``, else the defaults."""
-    from .locate import read_config, user_config_path
+    from ..config import read_config, user_config_path
 
     cfg = read_config(user_config_path()).get("remote") or {}
     if not isinstance(cfg, dict):

@@ -26,7 +26,7 @@ def shelf_root(catalog_path: Path) -> Path:
     """Where outputs go: ``$GEOSHELF_SHELF_ROOT``, ``shelf:`` in the user config, else ``shelf/`` beside the catalog."""
     if os.environ.get(ENV_SHELF):
         return Path(os.environ[ENV_SHELF]).expanduser()
-    from ..catalog.locate import read_config, user_config_path
+    from ..config import read_config, user_config_path
 
     cfg = read_config(user_config_path()).get("shelf")
     if cfg:

@@ -42,7 +42,7 @@ class Roots:
 
 
 def _configured() -> list[str]:
-    from ..catalog.locate import read_config, user_config_path
+    from ..config import read_config, user_config_path
 
     cfg = read_config(user_config_path()).get("serve") or {}
     if not isinstance(cfg, dict):
