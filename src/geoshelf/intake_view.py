@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from .atomic import write_file
 from .catalog import Catalog, Entry
 from .catalog.paths import relativize
 from .errors import GeoshelfError, GeoshelfWarning
@@ -87,12 +88,7 @@ def write_intake_view(catalog_path: str | os.PathLike[str]) -> Path:
            "metadata": {"version": 1, "derived_from": cat.path.name}, "sources": sources}
     text = "# Derived by geoshelf from " + cat.path.name + ": do not edit (rewritten by convert).\n" + \
         yaml.safe_dump(doc, sort_keys=False)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_file(out, text, sync=False)  # derived: written again by the next convert
     return out
 
 

@@ -35,13 +35,13 @@ import glob as _glob
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import write_file
 from ..errors import CatalogError, SourceError
 from .paths import FileStat, fingerprint, has_glob, is_url, relativize, resolve
 
@@ -312,19 +312,7 @@ def write_files_manifest(path: Path, snap: Snapshot, *, name: str = "") -> None:
     lines = [json.dumps(header, separators=(",", ":"))]
     lines += [json.dumps([_rel(s.path, snap.base), s.size, s.mtime_ns], separators=(",", ":"))
               for s in sorted(snap.stats, key=lambda s: s.path)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_file(path, "\n".join(lines) + "\n", mode=0o644)
 
 
 def read_header(path: str | os.PathLike[str]) -> Header | None:
@@ -427,15 +415,8 @@ def _write_cache(header: Header, state: FileSetState, dirs: dict[str, int]) -> N
             "missing": list(state.missing), "added": list(state.added), "changed": list(state.changed),
             "n_missing": state.n_missing, "n_added": state.n_added, "n_changed": state.n_changed}
     path = _cache_file(header)
-    try:  # best effort: an unwritable cache only makes the next open check again
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):  # best effort: an unwritable cache only makes the next open check again
+        write_file(path, json.dumps(data), sync=False)
 
 
 def _cached_state(entry: Entry, data: dict[str, Any]) -> FileSetState:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from ..errors import CatalogError
+from ..errors import CatalogError, one_line
 
 try:  # libyaml is much faster; both are safe loaders
     from yaml import CSafeLoader as _Loader
@@ -37,6 +37,16 @@ _MERGE = "tag:yaml.org,2002:merge"
 def read_regular_text(path: str | os.PathLike[str], what: str = "catalog") -> str:
     """The UTF-8 text of a regular file; anything else (FIFO, device, socket, directory) is refused
     in one line without blocking."""
+    data = read_regular_bytes(path, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CatalogError(f"{path}: not a text (UTF-8) file") from None
+
+
+def read_regular_bytes(path: str | os.PathLike[str], what: str = "catalog") -> bytes:
+    """The bytes of a regular file; anything else (FIFO, device, socket, directory) is refused in one
+    line without blocking."""
     p = Path(path)
     try:
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -61,10 +71,7 @@ def read_regular_text(path: str | os.PathLike[str], what: str = "catalog") -> st
     finally:
         if fd >= 0:
             os.close(fd)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CatalogError(f"{p}: not a text (UTF-8) file") from None
+    return data
 
 
 def _line(node: Node) -> str:
@@ -152,7 +159,7 @@ def check_text(text: str, path: str) -> None:
             if node is not None:
                 check_node(node, path)
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+        raise CatalogError(f"{path}: malformed YAML: {one_line(exc)}") from None
     finally:
         loader.dispose()
 

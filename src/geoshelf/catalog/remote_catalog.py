@@ -10,6 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from ..atomic import write_file
 from ..errors import CatalogError
 
 #: Remote catalogs larger than this are refused (a catalog, not a data file).
@@ -44,8 +45,5 @@ def fetch(url: str) -> Path:
                            f"{describe(reason) if isinstance(reason, BaseException) else reason}") from None
     if len(data) > MAX_BYTES:
         raise CatalogError(f"{url}: the catalog is larger than {MAX_BYTES // 2**20} MiB")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    write_file(target, data, sync=False)  # a cached copy: fetched again if lost
     return target

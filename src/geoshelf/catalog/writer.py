@@ -27,7 +27,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,8 +35,10 @@ from typing import Any
 
 from filelock import Timeout
 
+from ..atomic import fsync_dir, temp_beside
 from ..errors import CatalogError
 from ..faults import fault_point
+from .limits import read_regular_bytes
 from .splice import Layout, Spliced, Unhandled, layout_from_lines, locate, sparse_layout, splice
 from .yamlio import LOCK_TIMEOUT_S, lock_for
 
@@ -135,18 +136,6 @@ def _changed_since(p: Path, st: os.stat_result | None) -> bool:
     return (now is None) != (st is None) or (now is not None and st is not None and _sig(now) != _sig(st))
 
 
-def _read(p: Path) -> bytes:
-    try:
-        with open(p, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise CatalogError(f"{p}: catalog file not found") from None
-    except IsADirectoryError:
-        raise CatalogError(f"{p}: is a directory, not a catalog file") from None
-    except OSError as exc:
-        raise CatalogError(f"{p}: cannot read catalog: {exc.strerror or exc}") from None
-
-
 def _unchanged(p: Path, base: _Base) -> bool:
     """Whether ``p`` is still exactly the file the edit was based on (stat and every byte)."""
     st = _stat(p)
@@ -171,32 +160,6 @@ def _write_error(p: Path, exc: OSError) -> CatalogError:
               errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
               errno.EPERM: "permission denied"}.get(exc.errno or 0, exc.strerror or str(exc))
     return CatalogError(f"{p}: cannot write catalog: {reason}; the catalog is unchanged")
-
-
-def _temp(p: Path, pieces: Sequence[bytes | memoryview], mode: int) -> str:
-    """The concatenated ``pieces`` in a synced temporary file beside ``p``; its path."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for piece in pieces:
-                fh.write(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _sync_dir(d: Path) -> None:
-    with contextlib.suppress(OSError):
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 @dataclass
@@ -359,7 +322,7 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
             if st is not None and not stat.S_ISREG(st.st_mode):
                 raise CatalogError(f"{p}: is a directory, not a catalog file" if stat.S_ISDIR(st.st_mode) else
                                    f"{p}: not a regular file (a FIFO, device or socket cannot be a catalog)")
-            base = _Base(data=_read(p) if st is not None else b"", stat=st)
+            base = _Base(data=read_regular_bytes(p) if st is not None else b"", stat=st)
             try:
                 view = _view(p, base)
             except CatalogError:
@@ -392,7 +355,7 @@ def _publish(p: Path, base: _Base, new: Sequence[bytes | memoryview], deadline: 
     mode = base.stat.st_mode & 0o7777 if base.stat is not None else 0o644
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _temp(p, new, mode)
+        tmp = temp_beside(p, new, mode)
     except OSError as exc:
         raise _write_error(p, exc) from None
     try:
@@ -408,7 +371,7 @@ def _publish(p: Path, base: _Base, new: Sequence[bytes | memoryview], deadline: 
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-    _sync_dir(p.parent)
+    fsync_dir(p.parent)
     st = _stat(p)
     if st is not None:
         _record(p, st)

@@ -9,10 +9,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..errors import CatalogError, UnsafeCatalogError
+from ..atomic import write_file
+from ..errors import CatalogError, UnsafeCatalogError, one_line
 from ..faults import fault_point
 from .limits import check_text, read_regular_text
 
@@ -141,30 +140,7 @@ def dump_text(doc: Any, like: str = "") -> str:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically: temp file in the same directory, fsync, rename."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if p.exists():
-            os.chmod(tmp, p.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        fault_point("catalog:before-replace")
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable
-        dfd = os.open(p.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    write_file(path, text, before_replace=lambda: fault_point("catalog:before-replace"))
 
 
 def lock_for(path: str | os.PathLike[str]) -> FileLock:
@@ -174,4 +150,4 @@ def lock_for(path: str | os.PathLike[str]) -> FileLock:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return one_line(exc)

@@ -22,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from ..atomic import write_file
 
 JOURNAL_SUFFIX = ".journal.json"
 
@@ -48,18 +49,7 @@ def write_journal(output: Path, **fields: Any) -> dict[str, Any]:
     """Create or update the journal of ``output`` (temp file, fsync, rename); return its content."""
     data = {**(read_journal(output) or {}), **fields, "output": str(output)}
     path = journal_path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    write_file(path, json.dumps(data, indent=1, default=str))
     return data
 
 
@@ -136,15 +126,6 @@ def unrecorded_outputs(catalog_path: Path, directories: Iterable[Path]) -> list[
                 out.append((who, f"{output} was published but is not recorded in the catalog (interrupted, or the "
                                  "catalog write was refused); run the same `geoshelf convert` (or campaign) again"))
     return out
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 __all__ = ["JOURNAL_SUFFIX", "journal_path", "read_journal", "recover_publish", "remove_journal", "unrecorded_outputs",
