@@ -39,8 +39,12 @@ from typing import Any
 import dask.config
 import yaml
 
-from .errors import ClusterError
-from .profiles import BATCH_PROFILES, PROFILES  # BATCH_PROFILES: those submitting jobs through dask-jobqueue
+from .errors import ClusterError, one_line
+from .profiles import (  # BATCH_PROFILES: those submitting jobs through dask-jobqueue
+    BATCH_PROFILES,
+    PROFILES,
+    ProfileKind,
+)
 
 #: dask-jobqueue settings a site's ``jobqueue.yaml`` may give, and the geoshelf key each fills.
 JOBQUEUE_KEYS: dict[str, str] = {
@@ -130,7 +134,7 @@ def site_jobqueue(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     try:
         collected = dask.config.collect(paths=dask.config.paths, env=dict(os.environ if environ is None else environ))
     except Exception as exc:  # noqa: BLE001 - a broken dask config file: say which
-        raise ClusterError(f"dask configuration: cannot read: {' '.join(str(exc).split())[:300]}") from None
+        raise ClusterError(f"dask configuration: cannot read: {one_line(exc, 300)}") from None
     jq = _canon(collected.get("jobqueue") or {})
     out: dict[str, Any] = {}
     for kind in sorted(BATCH_PROFILES):
@@ -200,7 +204,7 @@ class Profile:
     """One cluster profile: its kind and merged settings (kebab-case keys)."""
 
     #: "local", "slurm", "pbs" or "gateway".
-    kind: str
+    kind: ProfileKind
     #: The profile's settings after every configuration layer and override.
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -253,6 +257,13 @@ class Profile:
         return life, stagger
 
 
+def _profile_kind(kind: str) -> ProfileKind:
+    for known in PROFILES:
+        if kind == known:
+            return known
+    raise ClusterError(f"unknown cluster profile {kind!r} (profiles: {', '.join(PROFILES)})")
+
+
 def get_profile(kind: str | None = None, overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> Profile:
     """The named profile (default: ``cluster.default``), with ``overrides`` applied last.
@@ -274,7 +285,7 @@ def get_profile(kind: str | None = None, overrides: Mapping[str, Any] | None = N
             raise ClusterError(f"cluster profile {kind!r} has no setting {key!r}{hint}")
     merged = {**base, **over}
     _check_profile(kind, merged)
-    return Profile(kind=kind, settings=merged)
+    return Profile(kind=_profile_kind(kind), settings=merged)
 
 
 def _check_profile(kind: str, s: dict[str, Any]) -> None:
@@ -318,7 +329,7 @@ def _check_profile(kind: str, s: dict[str, Any]) -> None:
     for key in ("job-extra-directives", "job-script-prologue", "job-directives-skip"):
         if not isinstance(s.get(key) or [], list):
             raise ClusterError(f"{kind}: {key} must be a list of strings")
-    Profile(kind=kind, settings=s).lifetime()
+    Profile(kind=_profile_kind(kind), settings=s).lifetime()
 
 
 # -- clusters ------------------------------------------------------------------------------------------
@@ -458,10 +469,10 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
     try:
         return cls(silence_logs="error", **kwargs)
     except (ValueError, OSError) as exc:
-        raise ClusterError(f"{profile.kind}: cannot set up the cluster: {' '.join(str(exc).split())}") from None
+        raise ClusterError(f"{profile.kind}: cannot set up the cluster: {one_line(exc)}") from None
     except RuntimeError as exc:  # distributed wraps the scheduler's start failure (e.g. an unknown interface)
         cause = exc.__cause__ or exc
-        raise ClusterError(f"{profile.kind}: cannot start the scheduler: {' '.join(str(cause).split())}") from None
+        raise ClusterError(f"{profile.kind}: cannot start the scheduler: {one_line(cause)}") from None
 
 
 def missing_interface(name: str | None) -> bool:
@@ -499,7 +510,7 @@ def _gateway_cluster(profile: Profile) -> Any:
         return gateway.new_cluster(**options) if options else gateway.new_cluster()
     except Exception as exc:  # noqa: BLE001 - aiohttp / gateway errors of many kinds
         raise ClusterError(f"gateway: cannot start a cluster at {s['address']}: "
-                           f"{' '.join(str(exc).split())[:300] or type(exc).__name__}") from None
+                           f"{one_line(exc, 300) or type(exc).__name__}") from None
 
 
 def _adapt(profile: Profile, cluster: Any) -> None:
@@ -565,7 +576,7 @@ def job_script(profile: Profile) -> str | None:
         script = str(cls.job_cls(_scheduler_address(sched, kwargs.get("interface")), name="dummy-name",
                                  **kwargs).job_script())
     except (TypeError, ValueError) as exc:
-        raise ClusterError(f"{profile.kind}: cannot render the job script: {' '.join(str(exc).split())}") from None
+        raise ClusterError(f"{profile.kind}: cannot render the job script: {one_line(exc)}") from None
     if note:  # after the shebang line
         first, _, rest = script.partition("\n")
         script = f"{first}\n{note}{rest}"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-PROFILES: tuple[str, ...] = ("local", "slurm", "pbs", "gateway")
+from typing import Literal, get_args
+
+#: The kinds of cluster a profile describes.
+ProfileKind = Literal["local", "slurm", "pbs", "gateway"]
+PROFILES: tuple[ProfileKind, ...] = get_args(ProfileKind)
+#: Profiles that submit jobs to a batch scheduler through dask-jobqueue.
 BATCH_PROFILES: frozenset[str] = frozenset({"slurm", "pbs"})
 
-__all__ = ["BATCH_PROFILES", "PROFILES"]
+__all__ = ["BATCH_PROFILES", "PROFILES", "ProfileKind"]

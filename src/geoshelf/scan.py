@@ -18,6 +18,7 @@ from .catalog.paths import (
     is_url,
     relativize,
     stat_files,
+    visible_files,
 )
 from .errors import SourceError
 from .load.formats import family, sniff
@@ -32,10 +33,7 @@ def collect_files(paths: Sequence[str],
     for p in paths:
         p = p if is_url(p) else os.path.expanduser(p)  # the user's own paths: ~ means their home
         if not is_url(p) and os.path.isdir(p) and not sniff_is_zarr(p):
-            inside = sorted(
-                os.path.join(p, f) for f in os.listdir(p)
-                if not f.startswith(".") and os.path.isfile(os.path.join(p, f))
-            )
+            inside = visible_files(p)
             if not inside:
                 raise SourceError(f"{p}: directory has no files")
             files.extend(inside)

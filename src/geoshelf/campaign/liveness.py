@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 #: Seconds between two heartbeats of a driver.
 HEARTBEAT_INTERVAL = 5.0
@@ -55,7 +55,7 @@ class Liveness:
     """What ``campaign status`` says about the driver of the last run."""
 
     #: "running", "died" or "stopped" (the last run ended, or there is none).
-    state: str
+    state: Literal["running", "died", "stopped"]
     #: One human-readable line.
     text: str
     pid: int | None = None

@@ -20,14 +20,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..catalog.model import Entry
 from ..errors import CampaignError, GeoshelfError
+from ..load.formats import format_from_suffix
 from .spec import CampaignSpec, check_catalog_is_not_spec
 
-_SUFFIX_FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".h5": "netcdf", ".hdf5": "netcdf", ".tif": "geotiff",
-                   ".tiff": "geotiff", ".csv": "csv", ".parquet": "parquet", ".zarr": "zarr"}
+#: What a unit starts from: a catalogued entry, or files to shelve first.
+UnitKind = Literal["entry", "files"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +39,7 @@ class Unit:
     #: Position in the plan (stable order of commits and reports).
     seq: int
     #: "entry" (a catalogued entry) or "files" (files to shelve first).
-    kind: str
+    kind: UnitKind
     #: Entry name in the catalog.
     name: str
     #: Source files (files mode) or the entry's source files (entries mode).
@@ -135,6 +136,8 @@ def _expand(patterns: Sequence[str], missing: list[str] | None = None) -> list[s
     instead of stopping the plan."""
     import glob
 
+    from ..catalog.paths import visible_files
+
     files: list[str] = []
     for pat in patterns:
         if missing is not None:
@@ -149,8 +152,7 @@ def _expand(patterns: Sequence[str], missing: list[str] | None = None) -> list[s
                 raise CampaignError(f"{pat}: no files match")
             files.extend(f for f in found if os.path.isfile(f))
         elif os.path.isdir(pat):
-            inside = sorted(os.path.join(pat, f) for f in os.listdir(pat)
-                            if not f.startswith(".") and os.path.isfile(os.path.join(pat, f)))
+            inside = visible_files(pat)
             if not inside:
                 raise CampaignError(f"{pat}: directory has no files")
             files.extend(inside)
@@ -271,7 +273,7 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
         for seq, (name, g) in enumerate(groups_l.items()):
             output = None
             if target is not None:
-                fmt = _SUFFIX_FORMATS.get(Path(g.first).suffix.lower(), "netcdf")
+                fmt = format_from_suffix(g.first)
                 probe = Entry(name=name, urlpath=[g.first], format=fmt, files=g.count)
                 try:
                     output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
@@ -288,7 +290,7 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
             stats = stat_files(members)
             output = None
             if target is not None:
-                fmt = _SUFFIX_FORMATS.get(Path(members[0]).suffix.lower(), "netcdf")
+                fmt = format_from_suffix(members[0])
                 probe = Entry(name=name, urlpath=list(members), format=fmt, files=len(members))
                 try:
                     output = _output(spec, catalog_path, out_dir, target.output_name(probe, dict(spec.options)))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import CampaignError
 
@@ -48,11 +48,15 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+#: Where a unit of a campaign is: waiting (or waiting to retry), submitted, finished, given up.
+UnitStatus = Literal["pending", "running", "done", "failed"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
     """What recording one unit's result did."""
 
-    status: str
+    status: UnitStatus
     attempts: int
     #: When a failed unit may be tried again (epoch seconds; 0 = not scheduled).
     next_try: float = 0.0
@@ -204,6 +208,7 @@ class State:
                                 json.dumps(result), r["id"]))
                     out[r["id"]] = Outcome(status="done", attempts=attempts)
                     continue
+                status: UnitStatus
                 if attempts <= retries:
                     status, next_try = "pending", now + min(backoff_max, backoff * 2 ** (attempts - 1))
                 else:
@@ -229,7 +234,7 @@ class State:
             out[str(status)] = int(n)
         return out
 
-    def units(self, status: str | None = None) -> list[dict[str, Any]]:
+    def units(self, status: UnitStatus | None = None) -> list[dict[str, Any]]:
         """Planned units (optionally of one status) in plan order, as dicts."""
         sql = "SELECT * FROM units WHERE planned = 1" + (" AND status = ?" if status else "") + " ORDER BY seq"
         return [dict(r) for r in self.db.execute(sql, (status,) if status else ())]

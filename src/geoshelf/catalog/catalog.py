@@ -42,6 +42,12 @@ from .yamlio import read_text
 
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 INCLUDE_DRIVERS = frozenset({"yaml_file_cat", "intake.catalog.local.YAMLFileCatalog"})
+
+
+def is_allowed_driver(driver: object) -> bool:
+    """Whether a source may name ``driver``: one geoshelf opens, or an included catalog (never an
+    arbitrary import path)."""
+    return isinstance(driver, str) and (driver in ALLOWED_DRIVERS or driver in INCLUDE_DRIVERS)
 #: Longest entry name (names become file names of outputs: well below NAME_MAX).
 MAX_NAME_LENGTH = 128
 
@@ -91,7 +97,7 @@ def load_raw(path: Path) -> dict[str, Any]:
         driver = src.get("driver")
         if not isinstance(driver, str):
             raise CatalogError(f"{path}: entry {name!r}: driver must be a name, not {type(driver).__name__}")
-        if driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS:
+        if not is_allowed_driver(driver):
             raise UnsafeCatalogError(
                 f"{path}: entry {name!r}: driver {driver!r} is not allowed "
                 f"(allowed: {', '.join(sorted(ALLOWED_DRIVERS))}); catalogs never name Python to import"
@@ -114,7 +120,7 @@ def _checked(path: Path, items: Any) -> Any:
         if not isinstance(name, str) or not isinstance(src, dict):
             raise Irregular(f"entry {name!r}")
         driver = src.get("driver")
-        if not isinstance(driver, str) or (driver not in ALLOWED_DRIVERS and driver not in INCLUDE_DRIVERS):
+        if not is_allowed_driver(driver):
             raise Irregular(f"entry {name!r}: driver {driver!r}")
         if not isinstance(src.get("args", {}), dict) or not isinstance(src.get("metadata", {}) or {}, dict):
             raise Irregular(f"entry {name!r}: args/metadata")

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import GeoshelfError, one_line
 from . import freshness
@@ -21,7 +21,7 @@ class Problem:
     """One finding of ``lint``."""
 
     #: "error" (the entry cannot be used as catalogued) or "warning".
-    level: str
+    level: Literal["error", "warning"]
     entry: str
     message: str
 

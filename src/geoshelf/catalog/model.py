@@ -34,6 +34,9 @@ FORMAT_DRIVERS: dict[str, str] = {
     "parquet": "parquet",
 }
 
+#: driver -> the format an entry without ``metadata.geoshelf.format`` has (the first format per
+#: driver wins: netcdf, not grib, which shares its driver).
+DRIVER_FORMATS: dict[str, str] = {v: k for k, v in reversed(FORMAT_DRIVERS.items())}
 #: Drivers a geoshelf catalog may name (an allow-list: never an arbitrary import path).
 ALLOWED_DRIVERS: frozenset[str] = frozenset(
     {"netcdf", "zarr", "rasterio", "csv", "opendap", "parquet", "yaml_file_cat"}
@@ -321,8 +324,7 @@ class Entry:
         driver = data.get("driver", "")
         if not isinstance(driver, str):
             raise CatalogError(f"driver must be a name, not {type(driver).__name__}")
-        # the first format per driver wins (netcdf, not grib)
-        fmt = geo.get("format") or {v: k for k, v in reversed(FORMAT_DRIVERS.items())}.get(driver, driver)
+        fmt = geo.get("format") or DRIVER_FORMATS.get(driver, driver)
         tr = geo.get("time_range")
         if tr is not None and not (isinstance(tr, list) and len(tr) == 2 and all(_is_scalar(t) for t in tr)):
             raise CatalogError("metadata.geoshelf.time_range must be [start, end]")

@@ -60,6 +60,13 @@ def relativize(path: str, catalog_dir: str | os.PathLike[str] | None) -> str:
     return absolute
 
 
+def visible_files(directory: str) -> list[str]:
+    """The files directly in ``directory`` (not hidden, not subdirectories), sorted: what a directory
+    argument of ``geoshelf add`` or a campaign's ``inputs.files`` stands for."""
+    return sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                  if not f.startswith(".") and os.path.isfile(os.path.join(directory, f)))
+
+
 def has_glob(path: str) -> bool:
     """True when the path contains glob characters."""
     return bool(_GLOB_CHARS & set(path))

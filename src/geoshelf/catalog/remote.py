@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CatalogError, SourceError
+from ..errors import CatalogError, SourceError, one_line
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
@@ -115,10 +115,10 @@ def _describe_one(exc: BaseException, t: Timeouts) -> str:
     if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED or "refused" in str(exc).lower():
         return "connection refused"
     if "EndpointConnectionError" in names or "ClientConnectorError" in names:
-        return f"cannot connect ({' '.join(str(exc).split())[:200]})"
+        return f"cannot connect ({one_line(exc, 200)})"
     if isinstance(exc, FileNotFoundError):
         return "not found"
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     return text[:300] if text else type(exc).__name__
 
 

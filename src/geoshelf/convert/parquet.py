@@ -36,7 +36,7 @@ def read_table(plan: Plan[None]) -> pd.DataFrame:
         try:
             frames.append(pd.read_csv(f, storage_options=plan.entry.storage_options or None))
         except (ValueError, OSError, pd.errors.ParserError) as exc:
-            raise SourceError(f"{f}: cannot read as CSV: {' '.join(str(exc).split())[:200]}") from None
+            raise SourceError(f"{f}: cannot read as CSV: {one_line(exc, 200)}") from None
     df = pd.concat(frames, ignore_index=True)
     tcol = _find(list(df.columns), ("time", "date", "datetime"))
     if tcol:

@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from ..contract import Validation
-from ..errors import ValidationError
+from ..errors import ValidationError, one_line
 from .sources import SourceFile, SourceVar, plain, read_region, read_sources
 
 #: Attributes that change decoded values; the reference must say what the source says.
@@ -214,7 +214,7 @@ class _Check:
         try:
             got = _decode_ref(_inline_bytes(self.refs[keys[0]]), zarray)
         except Exception as exc:  # noqa: BLE001
-            raise self.fail(f"{name}: its inlined data cannot be decoded: {' '.join(str(exc).split())[:160]}") from None
+            raise self.fail(f"{name}: its inlined data cannot be decoded: {one_line(exc, 160)}") from None
         if not _equal(got.astype(got.dtype.newbyteorder("=")), stored_values(sv).astype(sv.dtype.newbyteorder("="))):
             raise self.fail(f"{name}: inlined data differ from what {sv.path} stores")
         return True
@@ -351,7 +351,7 @@ class _Check:
                     got_chunk = _decode_ref(_inline_bytes(value), zarray)
                 except Exception as exc:  # noqa: BLE001
                     raise self.fail(f"{name}: inlined chunk {idx} cannot be decoded: "
-                                    f"{' '.join(str(exc).split())[:160]}") from None
+                                    f"{one_line(exc, 160)}") from None
                 region = tuple(slice(k * c, min((k + 1) * c, s)) for k, c, s in
                                zip(local, sv.chunks, sv.shape, strict=True))
                 want = read_region(sv, region) if region else stored_values(sv)
@@ -393,7 +393,7 @@ class _Check:
                 via_ref = _decode_ref(raw, zarray)
             except Exception as exc:  # noqa: BLE001 - a wrong codec fails in its own way
                 raise self.fail(f"{name}: chunk {tuple(gkey)} of {self.files[i]} cannot be decoded with the "
-                                f"references' codecs: {' '.join(str(exc).split())[:160]}") from None
+                                f"references' codecs: {one_line(exc, 160)}") from None
             region = tuple(slice(k * c, min((k + 1) * c, s)) for k, c, s in zip(key, sv.chunks, sv.shape, strict=True))
             via_src = read_region(sv, region)
             if stacked:

@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from ..catalog.paths import is_url
-from ..errors import ConversionError, SourceError, ValidationError
+from ..errors import ConversionError, SourceError, ValidationError, one_line
 from ..load.locks import HDF5_LOCK
 from ..progress import Progress
 from .base import dask_client, on_dask_worker
@@ -313,7 +313,7 @@ def _read_pieces(task: RegionTask, path: str, pieces: list[Piece], buf: np.ndarr
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - readers raise anything on corrupt data
-        raise SourceError(f"{path}: cannot read {task.variable}: {' '.join(str(exc).split())[:300]}") from None
+        raise SourceError(f"{path}: cannot read {task.variable}: {one_line(exc, 300)}") from None
     finally:
         ds.close()
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, one_line
 
 #: HDF5's "undefined address": a contiguous dataset with no storage allocated (all fill value).
 _UNDEFINED = 0xFFFFFFFFFFFFFFFF
@@ -132,7 +132,7 @@ def read_hdf5(path: str, names: set[str] | None = None) -> SourceFile:
     try:
         h = pyfive.File(path)
     except Exception as exc:  # noqa: BLE001 - a corrupt file raises anything
-        raise SourceError(f"{path}: cannot read as HDF5 (pyfive): {' '.join(str(exc).split())[:200]}") from None
+        raise SourceError(f"{path}: cannot read as HDF5 (pyfive): {one_line(exc, 200)}") from None
     out: dict[str, SourceVar] = {}
 
     def walk(group: Any, prefix: str) -> None:
@@ -148,7 +148,7 @@ def read_hdf5(path: str, names: set[str] | None = None) -> SourceFile:
                     out[full] = _hdf5_var(path, full, obj)
                 except Exception as exc:  # noqa: BLE001
                     raise SourceError(f"{path}: variable {full!r}: cannot read its layout (pyfive): "
-                                      f"{' '.join(str(exc).split())[:200]}") from None
+                                      f"{one_line(exc, 200)}") from None
 
     walk(h, "")
     return SourceFile(path=path, variables=out)

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +29,9 @@ import xarray as xr
 from ..catalog.model import Entry, Representation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from ..load.zarr import open_zarr_representation
+from ..load.zarr import no_consolidated_warning, open_zarr_representation
 from .base import Appended, Converter, Option, Plan, Validation, dask_client
-from .shards import (
-    VariablePlan,
-    packing,
-    parallelism,
-    plan_variable,
-    region_shape,
-    region_tasks,
-    run_tasks,
-)
+from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
 from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
@@ -368,8 +359,7 @@ class ZarrConverter(Converter[ZarrState]):
         template.attrs = attrs
         for v in template.variables.values():
             v.encoding = {}
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             template.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
                              encoding=encoding, compute=False)
         workers = parallelism()
@@ -402,15 +392,13 @@ class ZarrConverter(Converter[ZarrState]):
         for v in out.variables.values():
             v.encoding = {}
         out.attrs = attrs
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             out.to_zarr(path, mode="w", zarr_format=plan.options["zarr_version"], consolidated=True,
                         encoding=encoding, compute=True)
 
     # -- validation ---------------------------------------------------------------------------
     def _open(self, path: Path, raster: bool = False) -> xr.Dataset:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             # rasters keep nodata as a value with a _FillValue attribute, like rioxarray.open_rasterio
             return xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=not raster)
 
@@ -431,8 +419,7 @@ class ZarrConverter(Converter[ZarrState]):
         where = f"{path.name}: "
         others = [str(v) for v in src.data_vars if v not in vplans and v != "spatial_ref"]
         how = self._compare(src, out, plan, where, variables=others)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             stored = xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=False, decode_times=False)
         parts = list(zip(plan.files, plan.state.parts or [], strict=True))
         n = 16 if plan.validate == "full" else 4
@@ -510,8 +497,7 @@ class ZarrConverter(Converter[ZarrState]):
         for v in new.variables.values():
             v.encoding = {}
         new.attrs = dict(existing.attrs)  # keep the store's global attributes (those of the first files)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             new.drop_vars([c for c in new.coords if tdim not in new[c].dims]).to_zarr(
                 path, mode="a", append_dim=tdim, consolidated=True, compute=True)
         out = self._open(path).isel({tdim: slice(recorded, None)})

@@ -14,6 +14,17 @@ TIFF_EXT = {".tif", ".tiff", ".gtiff"}
 CSV_EXT = {".csv"}
 PARQUET_EXT = {".parquet", ".pq"}
 GRIB_EXT = {".grib", ".grb", ".grib1", ".grib2", ".grb2"}
+ZARR_EXT = {".zarr"}
+#: The one suffix -> format table (the format an entry records; :func:`sniff` reads the bytes instead).
+SUFFIX_FORMATS: dict[str, str] = {
+    **dict.fromkeys(NETCDF_EXT, "netcdf"), **dict.fromkeys(TIFF_EXT, "geotiff"), **dict.fromkeys(CSV_EXT, "csv"),
+    **dict.fromkeys(PARQUET_EXT, "parquet"), **dict.fromkeys(GRIB_EXT, "grib"), **dict.fromkeys(ZARR_EXT, "zarr"),
+}
+
+
+def format_from_suffix(path: str, default: str = "netcdf") -> str:
+    """The format a file name's suffix says (``default`` for an unknown one), without reading it."""
+    return SUFFIX_FORMATS.get(os.path.splitext(path.rstrip("/"))[1].lower(), default)
 
 
 def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) -> bytes:

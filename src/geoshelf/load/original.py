@@ -18,7 +18,7 @@ import xarray as xr
 
 from ..catalog.paths import is_url
 from ..catalog.remote import remote_errors
-from ..errors import SourceError
+from ..errors import SourceError, one_line
 from .formats import engine_for, family, sniff
 from .locks import HDF5_LOCK
 
@@ -48,7 +48,7 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
             warnings.simplefilter("ignore", category=xr.SerializationWarning)
             return xr.open_dataset(target, engine=engine, chunks=chunks, **kwargs)
     except Exception as exc:  # noqa: BLE001 - third-party readers raise anything on corrupt input
-        raise SourceError(f"{path}: cannot open as NetCDF: {' '.join(str(exc).split())[:300]}") from None
+        raise SourceError(f"{path}: cannot open as NetCDF: {one_line(exc, 300)}") from None
 
 
 _COMBINE_KWARGS = {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}
@@ -141,7 +141,7 @@ def combine_netcdf_parts(parts: Sequence[xr.Dataset], files: Sequence[str]) -> x
     except (ValueError, TypeError) as exc:
         raise SourceError(
             f"{files[0]} (+{len(files) - 1} files): cannot combine the files along their coordinates: "
-            f"{' '.join(str(exc).split())[:300]}"
+            f"{one_line(exc, 300)}"
         ) from None
     if not isinstance(combined, xr.Dataset):  # pragma: no cover - combine_by_coords of Datasets
         combined = combined.to_dataset()
@@ -175,7 +175,7 @@ def open_grib_file(path: str, *, chunks: Any = None, **kwargs: Any) -> xr.Datase
             warnings.simplefilter("ignore")
             return xr.open_dataset(path, engine="cfgrib", chunks=chunks, backend_kwargs=backend_kwargs, **kwargs)
     except Exception as exc:  # noqa: BLE001 - cfgrib/ecCodes raise anything on odd input
-        text = " ".join(str(exc).split())
+        text = one_line(exc)
         if "multiple values for" in text or "filter_by_keys" in text:
             raise SourceError(f"{path}: the GRIB messages do not form one hypercube ({text[:160]}); split the file "
                               "by type of level or parameter (e.g. grib_copy -w typeOfLevel=...) and add each part "
@@ -204,7 +204,7 @@ def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: d
                 warnings.filterwarnings("ignore", message=".*dimension-order tuples.*", category=FutureWarning)
                 parts.append(xr.open_dataset(f, engine="rasterio", chunks=chunks, **kwargs))
         except Exception as exc:  # noqa: BLE001 - rasterio raises many types
-            raise SourceError(f"{f}: cannot open as GeoTIFF: {' '.join(str(exc).split())[:300]}") from None
+            raise SourceError(f"{f}: cannot open as GeoTIFF: {one_line(exc, 300)}") from None
         if progress is not None:
             progress(len(parts), len(files))
     if len(parts) == 1:
@@ -226,7 +226,7 @@ def open_table(files: Sequence[str], fmt: str, *, storage_options: dict[str, Any
             return dd.read_csv(list(files), storage_options=storage_options, **kwargs)
         return dd.read_parquet(list(files), storage_options=storage_options, **kwargs)
     except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"{files[0]}: cannot open as {fmt}: {' '.join(str(exc).split())[:300]}") from None
+        raise SourceError(f"{files[0]}: cannot open as {fmt}: {one_line(exc, 300)}") from None
 
 
 def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
@@ -250,5 +250,5 @@ def open_original(files: Sequence[str], fmt: str, *, chunks: Any = None,
             return xr.open_zarr(files[0], chunks=chunks if chunks is not None else {},
                                 storage_options=storage_options if is_url(files[0]) else None, **kwargs)
         except Exception as exc:  # noqa: BLE001 - zarr and fsspec raise many types on bad input
-            raise SourceError(f"{files[0]}: cannot open as Zarr: {' '.join(str(exc).split())[:300]}") from None
+            raise SourceError(f"{files[0]}: cannot open as Zarr: {one_line(exc, 300)}") from None
     raise SourceError(f"{files[0]}: unsupported format {fmt!r}")

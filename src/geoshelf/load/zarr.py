@@ -10,10 +10,12 @@ several times slower than one task per inner chunk, so the year mean got slower,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import uuid
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import xarray as xr
@@ -82,6 +84,15 @@ def _token(path: str, rep: Representation) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def no_consolidated_warning() -> Iterator[None]:
+    """Silence zarr's warning that consolidated metadata is not part of the Zarr v3 specification:
+    geoshelf writes and reads it on purpose (one small read opens a store)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        yield
+
+
 def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
     """The Zarr store as a lazily chunked Dataset (rasters too: ``band_data``, decoded as xarray's
     ``rasterio`` engine decodes the GeoTIFF it came from)."""
@@ -91,8 +102,7 @@ def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = No
     consolidated = options.pop("consolidated", None)
     storage_options = entry.options_for(path) if "://" in path else None
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
+        with no_consolidated_warning():
             if chunks == "shards":  # lazily indexed (no cache, nothing read), then chunked by shard
                 ds = xr.open_dataset(path, engine="zarr", chunks=None, cache=False, consolidated=consolidated,
                                      storage_options=storage_options, **kwargs)

@@ -18,7 +18,7 @@ import pystac
 
 from ..catalog import Catalog, add_entry, check_name
 from ..catalog.paths import is_url
-from ..errors import CatalogError, GeoshelfError, NameClashError, SourceError
+from ..errors import CatalogError, GeoshelfError, NameClashError, SourceError, one_line
 
 #: What an asset holds, from its media type (first) or its file name.
 _KINDS = (
@@ -78,7 +78,7 @@ def import_stac(source: str, catalog_path: str | os.PathLike[str], *, prefix: st
         root = pystac.read_file(source)
     except Exception as exc:  # noqa: BLE001 - pystac raises many kinds on bad input
         raise SourceError(f"{source}: not a readable STAC catalog, collection or item: "
-                          f"{' '.join(str(exc).split())[:200]}") from None
+                          f"{one_line(exc, 200)}") from None
     cat_path = Path(catalog_path).absolute()
     summary = ImportSummary()
     existing = set(Catalog(cat_path)) if cat_path.exists() else set()
