@@ -24,7 +24,10 @@ from .catalog import Catalog, add_entry
 from .catalog.locate import owner_of
 from .catalog.model import Entry, Representation
 from .catalog.paths import is_url, stat_files
+from .convert.base import manifest_path, write_manifest
 from .errors import GeoshelfError
+from .load import open_representation
+from .scan import scan
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,8 +74,6 @@ class Refreshed:
 
 
 def _rescan(entry: Entry) -> Entry:
-    from .scan import scan
-
     urls = entry.urlpath if isinstance(entry.urlpath, list) else [entry.urlpath]
     paths = [entry.resolve(str(u)) for u in urls]
     stored = entry.args.get("storage_options") or None
@@ -99,8 +100,6 @@ def same_content(original: Any, converted: Any) -> bool:
 
 
 def _verify(entry: Entry, rep: Representation) -> bool:
-    from .load import open_representation
-
     return same_content(open_representation(entry, entry.original), open_representation(entry, rep))
 
 
@@ -108,8 +107,6 @@ def _carry_over(entry: Entry, rep: Representation, new_fp: str, files: list[str]
     """The representation recorded as made from the files as they are now (content verified equal)."""
     path = entry.resolve(rep.path)
     if not is_url(path):
-        from .convert.base import manifest_path, write_manifest
-
         if manifest_path(Path(path)).exists():
             write_manifest(Path(path), stat_files(files))
     prov = rep.provenance

@@ -28,12 +28,14 @@ from ..errors import (
 )
 from . import freshness
 from .fastload import Irregular, read_streaming
+from .html import catalog_html, entries_html
 from .index import MIN_ENTRIES as INDEX_MIN_ENTRIES
 from .index import Index, build_streaming
 from .index import build as build_index
 from .limits import load_yaml_documents
 from .model import ALLOWED_DRIVERS, Entry
 from .paths import resolve
+from .remote_catalog import fetch
 from .search import Query
 from .table import entries_frame, unique_values
 from .trust import check_entry, check_path
@@ -151,8 +153,6 @@ class Catalog:
         #: The http(s) URL of a remote catalog (read-only; ``path`` is then its cached copy).
         self.url: str | None = None
         if isinstance(path, str) and path.startswith(("http://", "https://")):
-            from .remote_catalog import fetch
-
             self.url = path
             path = fetch(path)
         self.path = Path(path).expanduser().resolve()
@@ -393,8 +393,6 @@ class Catalog:
         return f"<geoshelf.Catalog {self.path} ({len(self)} entries)>"
 
     def _repr_html_(self) -> str:
-        from .html import catalog_html
-
         return catalog_html(self)
 
 
@@ -425,8 +423,6 @@ class SearchResult(dict[str, "Entry"]):
         return sorted(set(super().__dir__()) | {n for n in self if n.isidentifier()})
 
     def _repr_html_(self) -> str:
-        from .html import entries_html
-
         return entries_html(list(self.items()), title=f"{len(self)} matching entries")
 
 

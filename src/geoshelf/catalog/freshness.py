@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_file
+from ..config import read_config, user_config_path
 from ..errors import CatalogError, SourceError
-from .paths import FileStat, fingerprint, has_glob, is_url, relativize, resolve
+from .paths import FileStat, fingerprint, has_glob, is_url, relativize, resolve, stat_files
 
 if TYPE_CHECKING:
     from .model import Entry, Representation
@@ -164,8 +165,6 @@ def full_check_period_ns() -> int | None:
     ``$GEOSHELF_FULL_CHECK_MINUTES``, else ``freshness: {full-check-minutes: N}`` in the user
     config, else 60.  ``never`` (or a negative number) leaves full checks to ``lint``/``refresh``.
     """
-    from ..config import read_config, user_config_path
-
     where = ENV_FULL_CHECK
     value: Any = os.environ.get(ENV_FULL_CHECK)
     if value is None:
@@ -268,8 +267,6 @@ def snapshot(entry: Entry, *, must_exist: bool = False) -> Snapshot:
     so = entry.storage_options if any(is_url(f) for f in files) else None
     for f in files:
         if is_url(f):
-            from .paths import stat_files
-
             try:
                 stats.extend(stat_files([f], so))
             except SourceError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import GeoshelfError, one_line
+from ..registry import loader
 from . import freshness
 from .catalog import Catalog, check_name, load_raw
 from .model import ALLOWED_DRIVERS, Entry
@@ -94,8 +95,6 @@ def lint(path: str | os.PathLike[str], *, open_representations: bool = True,
         return [Problem(level="error", entry="(catalog)", message=str(exc))]
     opener = None
     if open_representations:
-        from ..registry import loader
-
         opener = loader().open_representation
     problems: list[Problem] = []
     for name in cat:

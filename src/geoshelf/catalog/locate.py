@@ -70,7 +70,7 @@ def owner_of(catalog_path: Path, name: str) -> tuple[Path, str]:
     reaches into included catalogs (so edits land where the entry lives)."""
     if "." not in name:
         return catalog_path, name
-    from .catalog import Catalog
+    from .catalog import Catalog  # not at the top: catalog.py imports this module
 
     cat = Catalog(catalog_path)
     local = name

@@ -20,6 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CatalogError
+from .html import entry_html
+from .locate import origin, storage_options_for
+from .paths import expand, resolve
+from .remote import with_timeouts
+from .trust import effective_storage_options
 
 #: Kinds of representation, best first (the loader's order of preference).
 REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet", "original")
@@ -197,8 +202,6 @@ class Entry:
 
     def resolve(self, path: str) -> str:
         """A stored path/URL made absolute against the catalog directory."""
-        from .paths import resolve
-
         return resolve(path, self.catalog_dir)
 
     @property
@@ -209,10 +212,6 @@ class Entry:
         Secrets belong in the user's config (``storage_options:`` by URL), never in a catalog; a
         catalog cannot redirect a URL the user's config holds options for (see ``catalog/trust.py``).
         """
-        from .locate import storage_options_for
-        from .remote import with_timeouts
-        from .trust import effective_storage_options
-
         url = self.resolve(_first(self.urlpath)) if self.urlpath else ""
         user = storage_options_for(url) if url else {}
         return with_timeouts(url, effective_storage_options(url, self.args.get("storage_options"), user))
@@ -221,9 +220,6 @@ class Entry:
         """fsspec options for another URL of this entry (e.g. a representation): the user's config
         for THAT URL (scheme, host, port / bucket), never the options of the entry's sources, so a
         credential configured for the sources cannot go to a representation on another host."""
-        from .locate import origin, storage_options_for
-        from .remote import with_timeouts
-
         source = self.resolve(_first(self.urlpath)) if self.urlpath else ""
         if source and origin(source) == origin(url):
             return self.storage_options
@@ -231,13 +227,9 @@ class Entry:
 
     def source_files(self, must_exist: bool = True) -> list[str]:
         """The original files, globs expanded, sorted."""
-        from .paths import expand
-
         return expand(self.urlpath, self.catalog_dir, self.storage_options, must_exist=must_exist)
 
     def _repr_html_(self) -> str:
-        from .html import entry_html
-
         return entry_html(self)
 
     # -- derived -------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..atomic import write_file
 from ..errors import CatalogError
+from .remote import describe, timeouts
 
 #: Remote catalogs larger than this are refused (a catalog, not a data file).
 MAX_BYTES = 256 * 2**20
@@ -27,7 +28,6 @@ def fetch(url: str) -> Path:
     import urllib.error
     import urllib.request
 
-    from .remote import timeouts
 
     if not url.startswith(("http://", "https://")):
         raise CatalogError(f"{url}: only http(s) catalogs can be opened remotely")
@@ -38,8 +38,6 @@ def fetch(url: str) -> Path:
     except urllib.error.HTTPError as exc:
         raise CatalogError(f"{url}: cannot fetch the catalog: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        from .remote import describe
-
         reason = getattr(exc, "reason", exc)
         raise CatalogError(f"{url}: cannot fetch the catalog: "
                            f"{describe(reason) if isinstance(reason, BaseException) else reason}") from None

@@ -21,6 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .emit import emit
+from .model import plain_data
+from .yamlio import dump_text, parse_text
+
 #: A top-level ``sources:`` line (with an optional comment, or an empty flow mapping).
 _SOURCES = re.compile(rb"^sources:(?P<empty>[ ]+\{\})?[ ]*(?:#[^\n]*)?$", re.M)
 #: A plain key of an entry line (the loader resolves it; the caller compares the names).
@@ -243,8 +247,6 @@ def _indent(text: str, indent: int) -> str:
 
 def merge(node: Any, new: Mapping[str, Any]) -> None:
     """Update a ruamel mapping in place to equal ``new`` (plain data), so comments inside it survive."""
-    from .model import plain_data
-
     for key in [k for k in node if k not in new]:
         del node[key]
     for key, value in new.items():
@@ -257,11 +259,7 @@ def merge(node: Any, new: Mapping[str, Any]) -> None:
 def render_entry(name: str, source: Mapping[str, Any], old: str | None = None) -> str:
     """The YAML text (at column 0) of entry ``name: source``; ``old`` is the entry's current text at
     column 0, whose comments, key order and quoting are kept for what did not change."""
-    from .yamlio import dump_text, parse_text
-
     if old is None:
-        from .emit import emit
-
         return emit(name, source) or dump_text({name: dict(source)})
     doc = parse_text(old)
     if not isinstance(doc, dict) or list(doc) != [name] or not isinstance(doc[name], dict):

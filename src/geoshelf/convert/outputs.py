@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConversionError
+from .base import MANIFEST_NAME
+from .journal import journal_path
 
 #: Longest output name (bytes): its temporary siblings ``.NAME.partial-XXXXXXXX`` and the
 #: ``.manifest.json`` sidecar must still fit the 255-byte name limit of common file systems.
@@ -57,9 +59,6 @@ def _check_protected(out: Path, protect: Iterable[str | os.PathLike[str]]) -> No
 
 def is_geoshelf_output(path: Path) -> bool:
     """True when ``path`` holds an output geoshelf published (its manifest, or its publish journal, is there)."""
-    from .base import MANIFEST_NAME
-    from .journal import journal_path
-
     if journal_path(path).is_file():
         return True
     if path.is_dir():
@@ -81,8 +80,6 @@ def check_explicit_output(output: str | os.PathLike[str], *, protect: Iterable[s
         raise ConversionError(f"{out}: is a symbolic link; geoshelf replaces only outputs it wrote itself")
     _check_protected(out, protect)
     if out.exists() and not is_geoshelf_output(out):
-        from .base import MANIFEST_NAME
-
         raise ConversionError(
             f"--output {out}: exists and is not a geoshelf output (no {MANIFEST_NAME}); geoshelf replaces only "
             "its own outputs: choose a path that does not exist yet")
@@ -95,8 +92,6 @@ def check_output_in_dir(directory: str | os.PathLike[str], name: str, *, shelf: 
     or a directory of the user's, where only a new path or an existing geoshelf output is replaced."""
     out = output_in_shelf(directory, name, protect=protect)
     if not shelf and out.exists() and not is_geoshelf_output(out):
-        from .base import MANIFEST_NAME
-
         raise ConversionError(f"{out}: exists and is not a geoshelf output (no {MANIFEST_NAME}); geoshelf "
                               "replaces only its own outputs: move it away or choose another output directory")
     return out

@@ -74,7 +74,7 @@ def replay_journal(catalog_path: Path, output: Path) -> str:
 def lint_journals(catalog_path: Path) -> list[Any]:
     """``lint`` problems (warnings) for outputs of this catalog that are published but not recorded."""
     from ..catalog.lint import Problem
-    from . import shelf_root
+    from . import shelf_root  # not at the top: geoshelf.convert imports this module
 
     dirs = [shelf_root(catalog_path)]
     try:

@@ -157,7 +157,7 @@ def read_hdf5(path: str, names: set[str] | None = None) -> SourceFile:
 def read_source(path: str, kind: str, names: set[str] | None = None) -> SourceFile:
     """A source file's variables through the reader for its kind ("netcdf4" or "netcdf3")."""
     if kind == "netcdf3":
-        from .netcdf3 import read_netcdf3
+        from .netcdf3 import read_netcdf3  # not at the top: netcdf3 imports this module
 
         return read_netcdf3(path)
     return read_hdf5(path, names)
@@ -173,7 +173,7 @@ def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
     (a few files per task), otherwise one after the other here.  ``progress(n)``: ``n`` more files read."""
     import math
 
-    from .base import dask_client
+    from .base import dask_client  # not at the top: convert.base pulls in the convert package (a cycle)
 
     client = dask_client() if len(paths) > 1 else None
     if client is None:
@@ -203,7 +203,7 @@ def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
 def read_region(sv: SourceVar, region: tuple[slice, ...]) -> np.ndarray:
     """Stored (packed) values of a region of ``sv``, read again from its file by the same reader."""
     if sv.kind == "netcdf3":
-        from .netcdf3 import read_netcdf3_region
+        from .netcdf3 import read_netcdf3_region  # not at the top: netcdf3 imports this module
 
         return read_netcdf3_region(sv, region)
     h = _pyfive().File(sv.path)

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import read_config, user_config_path
+from ..convert import shelf_root
 from ..errors import GeoshelfError
 
 ENV_ROOTS = "GEOSHELF_SERVE__ROOTS"
@@ -42,8 +44,6 @@ class Roots:
 
 
 def _configured() -> list[str]:
-    from ..config import read_config, user_config_path
-
     cfg = read_config(user_config_path()).get("serve") or {}
     if not isinstance(cfg, dict):
         raise GeoshelfError(f"{user_config_path()}: 'serve:' must be a mapping")
@@ -59,8 +59,6 @@ def _configured() -> list[str]:
 def served_roots(catalog_path: str | os.PathLike[str], extra: Iterable[str | os.PathLike[str]] = ()) -> Roots:
     """The roots of a server over ``catalog_path``: its directory, the shelf root, the user's ``serve.roots``,
     ``$GEOSHELF_SERVE__ROOTS`` and ``extra``.  Only the user's own settings name roots, never the catalog."""
-    from ..convert import shelf_root
-
     cat = Path(catalog_path).absolute()
     dirs = [cat.parent, shelf_root(cat)]
     for r in [*_configured(), *extra]:
