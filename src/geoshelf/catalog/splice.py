@@ -401,9 +401,9 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
                           b[s0:s1].rstrip(b"\n"))
             cuts.append((s0, s1, line.rstrip(b" ") + b"\n", ()))
         placed, rel = [], len(lead_nl)
-        for name, text in zip(appended_names, appended, strict=True):
+        for name, block in zip(appended_names, appended, strict=True):
             placed.append((name, rel))
-            rel += len(text)
+            rel += len(block)
         cuts.append((at, at, lead_nl + b"".join(appended), tuple(placed)))
     elif layout.keys and sum(1 for name, src in changes.items() if src is None and name in position) == layout.count:
         # the last entry goes: an empty mapping, not null (stock intake cannot read a null sources)

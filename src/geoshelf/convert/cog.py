@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..catalog.model import Entry, Representation
+from ..contract import Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.cog import open_cog_representation
-from .base import Converter, Option, Plan, Validation
 
 PROFILES = ("deflate", "zstd", "lzw", "packbits", "raw")
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "gauss", "rms")
@@ -177,7 +177,7 @@ def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: st
         copy(s, str(dst), driver="COG", **options)
 
 
-class CogConverter(Converter):
+class CogConverter(Converter[None]):
     """GeoTIFF / 2-D NetCDF -> Cloud-Optimized GeoTIFF."""
 
     description = "Cloud-Optimized GeoTIFF (tiled, overviews, compressed) per tile or per 2-D field"
@@ -257,6 +257,7 @@ class CogConverter(Converter):
 
     def validate(self, plan: Plan[None], path: Path) -> Validation:
         import rioxarray
+        import xarray as xr
         from rio_cogeo.cogeo import cog_validate
 
         outputs = sorted(path.glob("*.tif"))
@@ -286,7 +287,10 @@ class CogConverter(Converter):
             src = da.isel(time=i).values.astype("float32")
             if flip:
                 src = src[::-1]
-            with rioxarray.open_rasterio(out, masked=True) as b:
+            raster = rioxarray.open_rasterio(out, masked=True)
+            if not isinstance(raster, xr.DataArray):
+                raise ValidationError(f"{out.name}: not a single GeoTIFF raster")
+            with raster as b:
                 if b.rio.crs is None or not _same_crs(b.rio.crs, crs):
                     raise ValidationError(f"{out.name}: CRS {b.rio.crs} differs from the source's {crs}")
                 for name, want, got in ((xdim, da[xdim].values, b.x.values), (ydim, ys, b.y.values)):
@@ -298,7 +302,7 @@ class CogConverter(Converter):
         return "full"
 
     def representation_format(self, plan: Plan[None], path: Path) -> str:
-        return "cog-" + plan.options["profile"]
+        return "cog-" + str(plan.options["profile"])
 
     def representation_options(self, plan: Plan[None], path: Path) -> dict[str, Any]:
         return {"source_format": plan.entry.format}

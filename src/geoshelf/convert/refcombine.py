@@ -45,7 +45,8 @@ def same_scalars(refs: list[dict[str, Any]], sources: list[SourceFile]) -> list[
             continue
         vals = [s.variables[name] for s in sources if name in s.variables]
         if len(vals) == len(sources) and all(
-                v.values is not None and np.array_equal(v.values, vals[0].values, equal_nan=v.dtype.kind == "f")
+                v.values is not None and vals[0].values is not None
+                and np.array_equal(v.values, vals[0].values, equal_nan=v.dtype.kind == "f")
                 for v in vals):
             out.append(name)
     return out
@@ -72,8 +73,9 @@ def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: lis
 
     if len(refs) == 1:
         return refs[0]
-    return MultiZarrToZarr(refs, concat_dims=[concat_dim], identical_dims=identical or [],
-                           coo_map={concat_dim: "cf:time"}).translate()
+    combined: dict[str, Any] = MultiZarrToZarr(refs, concat_dims=[concat_dim], identical_dims=identical or [],
+                                               coo_map={concat_dim: "cf:time"}).translate()
+    return combined
 
 
 @dataclass(frozen=True, kw_only=True)

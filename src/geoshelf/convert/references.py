@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..catalog.model import Entry, Representation
+from ..contract import Appended, Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.formats import sniff
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.references import open_references_representation
 from ..progress import steps
-from .base import Appended, Converter, Option, Plan, Validation
 from .refcheck import check_references, stored_values
 from .refcombine import combine, combine_partials, identical_dims, time_steps
 from .refcombine import meta as _meta
@@ -280,7 +280,7 @@ class ReferencesConverter(Converter[ReferencesState]):
         return Appended(validation=how, files=len(plan.new_files))
 
     def representation_format(self, plan: Plan[ReferencesState], path: Path) -> str:
-        return "kerchunk-" + plan.options["store"]
+        return "kerchunk-" + str(plan.options["store"])
 
     def representation_options(self, plan: Plan[ReferencesState], path: Path) -> dict[str, Any]:
         return {"store": plan.options["store"]}

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SourceError
+from ..errors import SourceError, one_line
 from ..load.formats import sniff
 from ..load.locks import hdf5_locked
 from .base import dask_client
@@ -178,13 +178,15 @@ def single_refs(path: str) -> dict[str, Any]:
         from kerchunk.netCDF3 import NetCDF3ToZarr
 
         try:
-            return NetCDF3ToZarr(path, inline_threshold=300).translate()
+            refs: dict[str, Any] = NetCDF3ToZarr(path, inline_threshold=300).translate()
+            return refs
         except Exception as exc:  # noqa: BLE001 - scipy's reader raises many types on odd input
-            raise SourceError(f"{path}: cannot index as NetCDF3: {' '.join(str(exc).split())[:200]}") from None
+            raise SourceError(f"{path}: cannot index as NetCDF3: {one_line(exc, 200)}") from None
     try:
-        return indexer()(path, inline_threshold=300).translate()
+        refs = indexer()(path, inline_threshold=300).translate()
+        return refs
     except Exception as exc:  # noqa: BLE001 - h5py raises many types on corrupt input
-        raise SourceError(f"{path}: cannot index as NetCDF4/HDF5: {' '.join(str(exc).split())[:200]}") from None
+        raise SourceError(f"{path}: cannot index as NetCDF4/HDF5: {one_line(exc, 200)}") from None
 
 
 def _refs_batch(paths: list[str]) -> list[dict[str, Any]]:

@@ -27,10 +27,11 @@ import numpy as np
 import xarray as xr
 
 from ..catalog.model import Entry, Representation
+from ..contract import Appended, Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
 from ..load.zarr import no_consolidated_warning, open_zarr_representation
-from .base import Appended, Converter, Option, Plan, Validation, dask_client
+from .base import dask_client
 from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
 from .validate import compare_datasets, compare_file_samples
 
@@ -80,7 +81,7 @@ def _refuse_masked_chars(ds: xr.Dataset, where: str) -> None:
 def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
                  time_dim: str | None) -> tuple[int, ...]:
     """Inner chunk shape of one variable for a layout."""
-    shape = dict(zip(var.dims, var.shape, strict=True))
+    shape = {str(d): n for d, n in zip(var.dims, var.shape, strict=True)}
     itemsize = var.dtype.itemsize
     out: dict[str, int] = {}
     if explicit:
@@ -106,7 +107,7 @@ def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
             grow = min(max(1, shape[d]) / out[d], budget)
             out[d] = max(1, min(shape[d], int(out[d] * grow)))
             budget /= max(1.0, grow)
-    return tuple(max(1, out[d]) for d in var.dims)
+    return tuple(max(1, out[str(d)]) for d in var.dims)
 
 
 def task_memory_budget() -> int:
@@ -263,8 +264,8 @@ class ZarrConverter(Converter[ZarrState]):
         else:
             # rasters are stored as read (nodata a value, with its _FillValue attribute); opening
             # the store decodes them as xarray's rasterio engine decodes the GeoTIFF
-            obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options,
-                                **({"mask_and_scale": False} if entry.format == "geotiff" else {"chunks": {}}))
+            how: dict[str, Any] = {"mask_and_scale": False} if entry.format == "geotiff" else {"chunks": {}}
+            obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options, **how)
             ds, raster_name = _as_dataset(obj)
             if entry.format == "geotiff":
                 raster_name = str(next(iter(ds.data_vars)))
@@ -280,7 +281,7 @@ class ZarrConverter(Converter[ZarrState]):
         With ``regions`` (variables written region by region), a variable whose packing is kept
         stores the source's integers; one that cannot be kept is stored unpacked.
         """
-        import zarr
+        from zarr.codecs import ZstdCodec
 
         opts = plan.options
         time_dim = _time_dim(ds)
@@ -317,7 +318,7 @@ class ZarrConverter(Converter[ZarrState]):
                 enc["chunks"] = inner
                 if version == 3:
                     enc["shards"] = block
-                    enc["compressors"] = [zarr.codecs.ZstdCodec(level=opts["level"])]
+                    enc["compressors"] = [ZstdCodec(level=opts["level"])]
                 else:
                     from numcodecs import Zstd
 
@@ -366,13 +367,13 @@ class ZarrConverter(Converter[ZarrState]):
         tdim = _time_dim(ds)
         tasks = []
         for n, vp in vplans.items():
-            var = ds[n]
+            arr = ds[n]
             # grow regions across space first (time-major files are read once per region), then time
-            order = [i for i in reversed(range(var.ndim)) if var.dims[i] != tdim] + \
-                [i for i in range(var.ndim) if var.dims[i] == tdim]
-            region = region_shape(var.shape, blocks[n], max_elements=budget // (3 * np.dtype(vp.dtype).itemsize),
+            order = [i for i in reversed(range(arr.ndim)) if arr.dims[i] != tdim] + \
+                [i for i in range(arr.ndim) if arr.dims[i] == tdim]
+            region = region_shape(arr.shape, blocks[n], max_elements=budget // (3 * np.dtype(vp.dtype).itemsize),
                                   min_regions=workers, order=order)
-            tasks += region_tasks(str(path), vp, var.shape, region, plan.entry.storage_options)
+            tasks += region_tasks(str(path), vp, arr.shape, region, plan.entry.storage_options)
         run_tasks(tasks, label=plan.entry.name)
         plan.state.regions = vplans
 
@@ -385,8 +386,8 @@ class ZarrConverter(Converter[ZarrState]):
             for d, n in zip(ds[name].dims, block, strict=True):
                 target[str(d)] = max(target.get(str(d), 0), n)
         out = ds.chunk(target) if target else ds
-        for name in list(out.coords):
-            if name not in out.indexes and out[name].dtype.kind in "mM":
+        for coord in list(out.coords):
+            if coord not in out.indexes and out[coord].dtype.kind in "mM":
                 # small coordinates of times (cfgrib's valid_time): in memory, so xarray picks exact units
                 out[name] = out[name].load()
         for v in out.variables.values():
@@ -400,7 +401,8 @@ class ZarrConverter(Converter[ZarrState]):
     def _open(self, path: Path, raster: bool = False) -> xr.Dataset:
         with no_consolidated_warning():
             # rasters keep nodata as a value with a _FillValue attribute, like rioxarray.open_rasterio
-            return xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=not raster)
+            ds: xr.Dataset = xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=not raster)
+            return ds
 
     def validate(self, plan: Plan[ZarrState], path: Path) -> Validation:
         src, raster = self._source(plan)
@@ -455,7 +457,7 @@ class ZarrConverter(Converter[ZarrState]):
 
         if plan.options["zarr_version"] != 3 or plan.entry.format != "netcdf":
             return None
-        group = zarr.open_group(str(path), mode="r+")
+        group: Any = zarr.open_group(str(path), mode="r+")  # zarr types its members as arrays or groups
         recorded = int(group.attrs.get(TIME_ATTR, -1))
         existing = self._open(path)
         tdim = _time_dim(existing)
