@@ -113,6 +113,26 @@ class Moves:
 MAX_SHIFTS = 64
 
 
+def _edit_fresh_index(catalog: Path, st: os.stat_result, edit: Callable[[sqlite3.Connection], bool]) -> bool:
+    """Run ``edit`` in one transaction on the index of ``catalog`` if that index is fresh for the file as
+    ``st`` says it is; whether it was and ``edit`` said so (errors: False, nothing changed)."""
+    path = index_path(catalog)
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            with db:
+                row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+                if not row or row[0] != _stamp(st):
+                    return False
+                return edit(db)
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
 def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
                 rows: Mapping[str, dict[str, Any] | None], moves: Moves | None = None) -> bool:
     """After an edit of ``catalog`` (``old`` -> ``new`` stat), change just these rows of its index: name ->
@@ -122,52 +142,42 @@ def update_rows(catalog: Path, old: os.stat_result, new: os.stat_result,
     Only an index that was fresh for ``old`` is changed; returns whether it was (errors are ignored: the
     next open rebuilds it).
     """
-    path = index_path(catalog)
-    if not path.is_file():
-        return False
-    try:
-        db = sqlite3.connect(path, timeout=5)
-        try:
-            with db:
-                row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
-                if not row or row[0] != _stamp(old):
-                    return False
-                offsets = _offsets_fresh(db, old) and moves is not None and len(moves.shifts) <= MAX_SHIFTS
-                if not offsets:
-                    db.execute("DELETE FROM meta WHERE key='offsets'")
-                top = db.execute("SELECT coalesce(max(pos), -1) FROM entries").fetchone()[0]
-                positions: dict[str, int] = {}
-                for name, src in rows.items():
-                    at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
-                    if src is None:
-                        db.execute("DELETE FROM entries WHERE name=?", (name,))
-                        if at is not None and offsets:
-                            db.execute("DELETE FROM offsets WHERE pos=?", (at[0],))
-                        continue
-                    if at is None:
-                        top += 1
-                        pos = top
-                    else:
-                        pos = at[0]
-                        db.execute("DELETE FROM entries WHERE pos=?", (pos,))
-                    db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(pos, name, src))
-                    positions[name] = pos
-                if offsets:
-                    assert moves is not None
-                    for at_or_after, delta in sorted(moves.shifts, reverse=True):  # last first: see Moves
-                        db.execute("UPDATE offsets SET off = off + ? WHERE off >= ?", (delta, at_or_after))
-                    if set(positions) - set(moves.placed):
-                        db.execute("DELETE FROM meta WHERE key='offsets'")
-                    else:
-                        db.executemany("INSERT OR REPLACE INTO offsets VALUES (?,?)",
-                                       [(positions[n], moves.placed[n]) for n in positions])
-                        db.execute("UPDATE meta SET value=? WHERE key='offsets'", (_stamp(new),))
-                db.execute("UPDATE meta SET value=? WHERE key='stamp'", (_stamp(new),))
-            return True
-        finally:
-            db.close()
-    except (OSError, sqlite3.Error):
-        return False  # one transaction: the index is as it was, its stamp stale; the next open rebuilds it
+    def apply(db: sqlite3.Connection) -> bool:
+        offsets = _offsets_fresh(db, old) and moves is not None and len(moves.shifts) <= MAX_SHIFTS
+        if not offsets:
+            db.execute("DELETE FROM meta WHERE key='offsets'")
+        top = db.execute("SELECT coalesce(max(pos), -1) FROM entries").fetchone()[0]
+        positions: dict[str, int] = {}
+        for name, src in rows.items():
+            at = db.execute("SELECT pos FROM entries WHERE name=?", (name,)).fetchone()
+            if src is None:
+                db.execute("DELETE FROM entries WHERE name=?", (name,))
+                if at is not None and offsets:
+                    db.execute("DELETE FROM offsets WHERE pos=?", (at[0],))
+                continue
+            if at is None:
+                top += 1
+                pos = top
+            else:
+                pos = at[0]
+                db.execute("DELETE FROM entries WHERE pos=?", (pos,))
+            db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", _row(pos, name, src))
+            positions[name] = pos
+        if offsets:
+            assert moves is not None
+            for at_or_after, delta in sorted(moves.shifts, reverse=True):  # last first: see Moves
+                db.execute("UPDATE offsets SET off = off + ? WHERE off >= ?", (delta, at_or_after))
+            if set(positions) - set(moves.placed):
+                db.execute("DELETE FROM meta WHERE key='offsets'")
+            else:
+                db.executemany("INSERT OR REPLACE INTO offsets VALUES (?,?)",
+                               [(positions[n], moves.placed[n]) for n in positions])
+                db.execute("UPDATE meta SET value=? WHERE key='offsets'", (_stamp(new),))
+        db.execute("UPDATE meta SET value=? WHERE key='stamp'", (_stamp(new),))
+        return True
+
+    # one transaction: on an error the index is as it was, its stamp stale; the next open rebuilds it
+    return _edit_fresh_index(catalog, old, apply)
 
 
 def _offsets_fresh(db: sqlite3.Connection, st: os.stat_result) -> bool:
@@ -191,30 +201,19 @@ class KeyOffsets:
 def save_offsets(catalog: Path, st: os.stat_result, sources: int, keys: Sequence[tuple[str, int]]) -> bool:
     """Record the offset of every entry's key line (``keys``: (name, offset) in file order, as the index holds
     the entries) and of the ``sources:`` line, for the file as ``st`` says it is; whether they were recorded."""
-    path = index_path(catalog)
-    if not path.is_file():
-        return False
-    try:
-        db = sqlite3.connect(path, timeout=5)
-        try:
-            with db:
-                row = db.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
-                if not row or row[0] != _stamp(st):
-                    return False
-                have = db.execute("SELECT pos, name FROM entries ORDER BY pos").fetchall()
-                if len(have) != len(keys) or any(name != key[0] for (_, name), key in zip(have, keys, strict=True)):
-                    return False
-                db.execute("CREATE TABLE IF NOT EXISTS offsets (pos INTEGER PRIMARY KEY, off INTEGER NOT NULL)")
-                db.execute("DELETE FROM offsets")
-                db.executemany("INSERT INTO offsets VALUES (?,?)",
-                               ((pos, key[1]) for (pos, _), key in zip(have, keys, strict=True)))
-                db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)",
-                               [("offsets", _stamp(st)), ("sources_at", str(sources))])
-            return True
-        finally:
-            db.close()
-    except (OSError, sqlite3.Error):
-        return False
+    def record(db: sqlite3.Connection) -> bool:
+        have = db.execute("SELECT pos, name FROM entries ORDER BY pos").fetchall()
+        if len(have) != len(keys) or any(name != key[0] for (_, name), key in zip(have, keys, strict=True)):
+            return False
+        db.execute("CREATE TABLE IF NOT EXISTS offsets (pos INTEGER PRIMARY KEY, off INTEGER NOT NULL)")
+        db.execute("DELETE FROM offsets")
+        db.executemany("INSERT INTO offsets VALUES (?,?)",
+                       ((pos, key[1]) for (pos, _), key in zip(have, keys, strict=True)))
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)",
+                       [("offsets", _stamp(st)), ("sources_at", str(sources))])
+        return True
+
+    return _edit_fresh_index(catalog, st, record)
 
 
 def key_offsets(catalog: Path, st: os.stat_result, names: Iterable[str]) -> KeyOffsets | None:
