@@ -39,14 +39,22 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", float: "a nu
                                 dict: "a mapping", list: "a list of strings", object: "a value"}
 
 
+def _json_text(text: str, opening: str, kind: type[Any], what: str) -> Any:
+    """``text`` parsed as JSON when it starts with ``opening`` (it must then be a ``kind``), else None."""
+    if not text.startswith(opening):
+        return None
+    value = json.loads(text)
+    if not isinstance(value, kind):
+        raise ValueError(f"not a {what}")
+    return value
+
+
 def _parse_mapping(text: str) -> dict[str, Any]:
     """``time=30,lat=90`` (or JSON) -> ``{"time": 30, "lat": 90}``."""
     text = text.strip()
-    if text.startswith("{"):
-        value = json.loads(text)
-        if not isinstance(value, dict):
-            raise ValueError("not a mapping")
-        return value
+    given: dict[str, Any] | None = _json_text(text, "{", dict, "mapping")
+    if given is not None:
+        return given
     out: dict[str, Any] = {}
     for part in text.split(","):
         if "=" not in part:
@@ -65,11 +73,9 @@ def _scalar(text: str) -> Any:
 
 def _parse_list(text: str) -> list[str]:
     text = text.strip()
-    if text.startswith("["):
-        value = json.loads(text)
-        if not isinstance(value, list):
-            raise ValueError("not a list")
-        return value
+    given: list[str] | None = _json_text(text, "[", list, "list")
+    if given is not None:
+        return given
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
