@@ -365,10 +365,10 @@ def submission_error(text: str) -> str:
     return "; ".join(lines)[:500] if lines else " ".join(text.split())[:500]
 
 
-def _paced_job_class(base: type, ledger: JobLedger) -> type:
-    """A subclass of a dask-jobqueue Job class whose submissions go through ``ledger``."""
+def _paced_job_class(base: Any, ledger: JobLedger) -> type:
+    """A subclass of ``base``, a dask-jobqueue Job class, whose submissions go through ``ledger``."""
 
-    class PacedJob(base):  # type: ignore[misc]
+    class PacedJob(base):
         async def start(self) -> None:
             try:
                 await ledger.submit(super().start)
