@@ -114,11 +114,13 @@ def codecs(files: list[str], n: int = 60) -> None:
     chunks = [np.ascontiguousarray(year[:, i:i + 32, j:j + 32]) for i in range(0, year.shape[1], 32)
               for j in range(0, year.shape[2], 32)]
     z = Zstd(level=3)
-    enc = t(f"zstd-3 encode of {len(chunks)} inner chunks ({year.nbytes / 1e6:.0f} MB)", lambda: [z.encode(c) for c in chunks])
+    enc = t(f"zstd-3 encode of {len(chunks)} inner chunks ({year.nbytes / 1e6:.0f} MB)",
+            lambda: [z.encode(c) for c in chunks])
     t("zstd decode of them", lambda: [z.decode(e) for e in enc])
     with tempfile.TemporaryDirectory() as tmp:
         arr = zarr.create_array(f"{tmp}/m.zarr", shape=year.shape, chunks=inner, dtype=year.dtype,
-                                shards=(len(files), min(480, -(-year.shape[1] // 32) * 32), -(-year.shape[2] // 32) * 32),
+                                shards=(len(files), min(480, -(-year.shape[1] // 32) * 32),
+                                        -(-year.shape[2] // 32) * 32),
                                 compressors=[zarr.codecs.ZstdCodec(level=3)])
         for conc in (2, 10):
             with zarr.config.set({"async.concurrency": conc}):
