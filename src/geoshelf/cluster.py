@@ -39,7 +39,8 @@ from typing import Any
 import dask.config
 import yaml
 
-from .errors import ClusterError, one_line
+from .config import SITE_CONFIG, read_config, user_config_path
+from .errors import CatalogError, ClusterError, one_line
 from .profiles import (  # BATCH_PROFILES: those submitting jobs through dask-jobqueue
     BATCH_PROFILES,
     PROFILES,
@@ -152,9 +153,6 @@ def settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     package defaults < the site's ``jobqueue.<scheduler>.*`` < dask config ``geoshelf:`` < site file
     < user file < ``GEOSHELF_*`` env.
     """
-    from .config import SITE_CONFIG, read_config, user_config_path
-    from .errors import CatalogError
-
     layers: list[dict[str, Any]] = [package_defaults(), site_jobqueue(environ),
                                     _changed(_canon(dask.config.get("geoshelf", {}) or {}), package_defaults())]
     for path in (SITE_CONFIG, user_config_path()):
