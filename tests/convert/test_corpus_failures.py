@@ -179,3 +179,27 @@ def test_cog_of_lon_lat_field_without_coordinate_attributes(tmp_path: Path) -> N
         assert cog.rio.crs.to_epsg() == 4326
         np.testing.assert_array_equal(cog.values[0], values.T[::-1])  # (lat, lon), north-up
         np.testing.assert_allclose(cog.x.values, lon)
+
+
+def test_geotiff_with_a_mask_band_and_no_nodata_stays_masked_in_zarr(tmp_path: Path) -> None:
+    """rasterstats dataset_mask.tif: pixels masked by an internal mask band, no nodata value; the
+    Zarr held the values stored under the mask (0) as data."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(11)
+    values = rng.uniform(100, 200, (1, 40, 30)).astype("float32")
+    mask = np.zeros((40, 30), dtype="uint8")
+    mask[5:30, 4:25] = 255
+    src = tmp_path / "data" / "masked.tif"
+    src.parent.mkdir()
+    profile = {"driver": "GTiff", "width": 30, "height": 40, "count": 1, "dtype": "float32",
+               "crs": "EPSG:32610", "transform": from_origin(500000, 5200000, 30, 30)}
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(src, "w", **profile) as dst:
+        dst.write(values)
+        dst.write_mask(mask)
+    out = _zarr(_add(tmp_path, [src]))
+    with xr.open_dataset(src, engine="rasterio") as ref:
+        expected = ref.band_data.values
+    assert int(np.isnan(expected).sum()) == 40 * 30 - 25 * 21
+    np.testing.assert_array_equal(out.band_data.values, expected)

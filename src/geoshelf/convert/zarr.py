@@ -66,6 +66,23 @@ def _conflicting_fills(enc: Mapping[str, Any]) -> bool:
     return not same
 
 
+def _masked_without_nodata(files: list[str]) -> bool:
+    """True when a GeoTIFF masks pixels with a mask band (per-dataset or alpha) and has no nodata value:
+    its stored values under the mask are not data, and no _FillValue can say so (the rasterstats
+    corpus file dataset_mask.tif stored 0 there); such rasters are stored decoded, NaN where masked."""
+    import rasterio
+    from rasterio.enums import MaskFlags
+
+    for f in files:
+        if "://" in f:
+            continue
+        with rasterio.open(f) as r:
+            flags = r.mask_flag_enums[0] if r.count else ()
+            if r.nodata is None and (MaskFlags.per_dataset in flags or MaskFlags.alpha in flags):
+                return True
+    return False
+
+
 def _refuse_masked_chars(ds: xr.Dataset, where: str) -> None:
     """Character variables with a ``_FillValue`` decode to bytes mixed with NaN, which Zarr cannot store."""
     for name, var in ds.data_vars.items():
@@ -264,8 +281,11 @@ class ZarrConverter(Converter[ZarrState]):
         else:
             # rasters are stored as read (nodata a value, with its _FillValue attribute); opening
             # the store decodes them as xarray's rasterio engine decodes the GeoTIFF
-            how: dict[str, Any] = {"mask_and_scale": False} if entry.format == "geotiff" else {"chunks": {}}
-            obj = open_original(files or plan.files, entry.format, storage_options=entry.storage_options, **how)
+            paths = files or plan.files
+            raw = entry.format == "geotiff" and not _masked_without_nodata(paths)
+            how: dict[str, Any] = ({"mask_and_scale": False} if raw else {} if entry.format == "geotiff"
+                                   else {"chunks": {}})
+            obj = open_original(paths, entry.format, storage_options=entry.storage_options, **how)
             ds, raster_name = _as_dataset(obj)
             if entry.format == "geotiff":
                 raster_name = str(next(iter(ds.data_vars)))
