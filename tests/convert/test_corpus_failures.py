@@ -203,3 +203,20 @@ def test_geotiff_with_a_mask_band_and_no_nodata_stays_masked_in_zarr(tmp_path: P
         expected = ref.band_data.values
     assert int(np.isnan(expected).sum()) == 40 * 30 - 25 * 21
     np.testing.assert_array_equal(out.band_data.values, expected)
+
+
+def test_references_of_a_file_with_a_scalar_time(tmp_path: Path) -> None:
+    """iris-sample-data rotated_pole.nc and others: time is a scalar coordinate (one time step);
+    the references target's time-step count indexed its shape (IndexError before)."""
+    rng = np.random.default_rng(13)
+    ds = xr.Dataset({"psl": (("y", "x"), rng.normal(101000, 500, (6, 8)).astype("float32"), {"units": "Pa"})},
+                    coords={"y": np.arange(6.0), "x": np.arange(8.0), "time": np.datetime64("2009-11-19T10:00", "ns")})
+    src = tmp_path / "data" / "scalar_time.nc"
+    src.parent.mkdir()
+    ds.to_netcdf(src, engine="h5netcdf")
+    cat = _add(tmp_path, [src])
+    convert("f", "references", catalog=cat)
+    out = Catalog(cat)["f"].to_dask(representation="references").load()
+    with xr.open_dataset(src, engine="h5netcdf") as ref:
+        np.testing.assert_array_equal(out.psl.values, ref.psl.values)
+        assert out.time.values == ref.time.values

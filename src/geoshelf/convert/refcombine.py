@@ -60,11 +60,13 @@ def identical_dims(refs: list[dict[str, Any]], sources: list[SourceFile], dim: s
 
 
 def time_steps(refs: dict[str, Any], dim: str) -> int:
-    """Length of ``dim`` in a reference set (0 without it)."""
+    """Length of ``dim`` in a reference set (0 without it; 1 for a scalar coordinate, as iris writes a
+    single time step: the IndexError of the corpus' rotated_pole.nc)."""
     m = meta(refs)
     if dim not in m:
         return 0
-    return int(m[dim][0]["shape"][0])
+    shape = m[dim][0]["shape"]
+    return int(shape[0]) if shape else 1
 
 
 def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: list[str] | None = None) -> dict[str, Any]:
