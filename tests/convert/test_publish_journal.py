@@ -116,3 +116,21 @@ def test_catalog_that_refuses_the_record_leaves_the_output_journaled(tmp_path: P
             assert check_invariants(cat) == []
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_journal_write_cut_short_leaves_no_temporary_file(catalog_path: Path) -> None:
+    """A worker killed while writing the publish journal leaves the journal's temporary file (the
+    journal itself is renamed into place whole); the next conversion of that output removes it, and
+    only it: another output's leftovers stay."""
+    shelf = catalog_path.parent / "shelf"
+    shelf.mkdir(exist_ok=True)
+    journal = journal_path(shelf / "sst.zarr").name
+    torn = [shelf / f"{journal}.x1y2z3.tmp", shelf / f".{journal}.a1b2c3.tmp"]
+    other = shelf / f"{journal_path(shelf / 'air.zarr').name}.q9w8e7.tmp"
+    for p in (*torn, other):
+        p.write_text('{"output": "sst.zar')  # a torn write
+    convert("sst", "zarr", catalog=catalog_path)
+    assert not any(p.exists() for p in torn)
+    assert other.exists()
+    assert read_journal(shelf / "sst.zarr") is None
+    assert sorted(p.name for p in shelf.iterdir() if not p.name.endswith(".lock")) == [other.name, "sst.zarr"]

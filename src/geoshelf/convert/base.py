@@ -36,7 +36,7 @@ from ..catalog.paths import FileStat, common_root, is_url
 from ..contract import Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError
 from ..faults import fault_point
-from .journal import recover_publish, remove_journal, write_journal
+from .journal import journal_path, recover_publish, remove_journal, write_journal
 
 MANIFEST_NAME = ".geoshelf-manifest.json"
 
@@ -148,6 +148,12 @@ def _cleanup_partials(output: Path) -> None:
         remove_path(stale)
     for stale in output.parent.glob(f".{name}.old-*"):
         remove_path(stale)
+    # a journal write cut short (a worker killed mid-publish) leaves its temporary file; the journal
+    # itself is only ever renamed into place whole, and recover_publish has already run under this lock
+    journal = glob.escape(journal_path(output).name)
+    for pattern in (f"{journal}.*.tmp", f".{journal}.*.tmp"):
+        for stale in output.parent.glob(pattern):
+            remove_path(stale)
 
 
 def publish(partial: Path, output: Path) -> None:
