@@ -7,7 +7,7 @@ open; ``lint`` the catalog afterwards; the source directory must be unchanged (n
 sidecar files written beside the data).  Each cell is ``ok``, ``refused: <message>`` (a
 :class:`GeoshelfError`: one line) or ``FAIL: <what went wrong>``.
 
-Used by tests/corpus/test_conformance.py (per file, against the manifest's ``expect``) and by
+Used by tests/corpus/test_corpus_conformance.py (per file, against the manifest's ``expect``) and by
 scripts/conformance.py (the whole table, written to docs/conformance.md).
 """
 
