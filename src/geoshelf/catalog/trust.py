@@ -150,29 +150,25 @@ PARQUET_OPTIONS: dict[str, Check] = {
 }
 
 
-def _cog_name(v: Any) -> bool:
-    """A COG file of a representation directory, listed by name (a served catalog lists them):
-    one plain ``*.tif`` component, nothing that could leave the directory."""
-    return (isinstance(v, str) and v.endswith(".tif") and not v.startswith(".") and len(v) <= 255
-            and not any(c in v for c in "/\\\x00?#%"))
-
-
-def _parquet_part(v: Any) -> bool:
-    """A file of a partitioned Parquet dataset, listed by relative path (a served catalog lists them):
-    plain components (hive ``key=value`` directories), nothing that could leave the dataset."""
-    if not isinstance(v, str) or not v.endswith(".parquet") or len(v) > 1024:
-        return False
-    parts = v.split("/")
-    return all(p and not p.startswith(".") and not any(c in p for c in "\\\x00?#%") for p in parts)
+def _listed_files(suffix: str, *, nested: bool) -> Check:
+    """Files of a representation directory listed by name (a served catalog lists them: HTTP has no
+    directory listing): plain ``*suffix`` components, in subdirectories only when ``nested`` (hive
+    ``key=value`` directories of a Parquet dataset), nothing that could leave the directory."""
+    def check(v: Any) -> bool:
+        if not isinstance(v, str) or not v.endswith(suffix) or len(v) > (1024 if nested else 255):
+            return False
+        parts = v.split("/") if nested else [v]
+        return all(p and not p.startswith(".") and not any(c in p for c in "/\\\x00?#%") for p in parts)
+    return _list_of(check)
 
 
 #: Opener options per representation kind (what the converters record; the loader reads).
 #: A target plugin with its own representation kind registers its options here.
 REPRESENTATION_OPTIONS: dict[str, dict[str, Check]] = {
-    "zarr": {"consolidated": _any(_bool, _none), "raster_variable": _str},
+    "zarr": {"consolidated": _any(_bool, _none), "raster_variable": _str},  # raster_variable: older catalogs
     "references": {"store": _one_of("json", "parquet"), "concat_dim": _str},
-    "cog": {"source_format": _one_of("netcdf", "geotiff"), "files": _list_of(_cog_name)},
-    "parquet": {"partition": _str, "row_group_size": _int, "files": _list_of(_parquet_part)},
+    "cog": {"source_format": _one_of("netcdf", "geotiff"), "files": _listed_files(".tif", nested=False)},
+    "parquet": {"partition": _str, "row_group_size": _int, "files": _listed_files(".parquet", nested=True)},
 }
 
 #: Which table applies to ``args.xarray_kwargs`` / ``args.csv_kwargs`` for each entry format.

@@ -50,13 +50,6 @@ def _time_dim(ds: xr.Dataset) -> str | None:
     return None
 
 
-def _as_dataset(obj: Any) -> tuple[xr.Dataset, str | None]:
-    if isinstance(obj, xr.DataArray):
-        name = obj.name or "band_data"
-        return obj.to_dataset(name=name), str(name)
-    return obj, None
-
-
 def _conflicting_fills(enc: Mapping[str, Any]) -> bool:
     """True when an encoding has a ``_FillValue`` and a different ``missing_value`` (scipy's example files)."""
     if "_FillValue" not in enc or "missing_value" not in enc or enc["_FillValue"] is None:
@@ -285,10 +278,8 @@ class ZarrConverter(Converter[ZarrState]):
             raw = entry.format == "geotiff" and not _masked_without_nodata(paths)
             how: dict[str, Any] = ({"mask_and_scale": False} if raw else {} if entry.format == "geotiff"
                                    else {"chunks": {}})
-            obj = open_original(paths, entry.format, storage_options=entry.storage_options, **how)
-            ds, raster_name = _as_dataset(obj)
-            if entry.format == "geotiff":
-                raster_name = str(next(iter(ds.data_vars)))
+            ds = open_original(paths, entry.format, storage_options=entry.storage_options, **how)
+            raster_name = str(next(iter(ds.data_vars))) if entry.format == "geotiff" else None
         if plan.options.get("variables"):
             ds = ds[plan.options["variables"]]
         _refuse_masked_chars(ds, plan.files[0])
@@ -533,8 +524,4 @@ class ZarrConverter(Converter[ZarrState]):
         return f"zarr{plan.options['zarr_version']}"
 
     def representation_options(self, plan: Plan[ZarrState], path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {"consolidated": True}
-        raster = plan.state.source[1] if plan.state.source is not None else None
-        if raster or plan.entry.format == "geotiff":
-            out["raster_variable"] = raster or "band_data"
-        return out
+        return {"consolidated": True}  # a raster opens as the Dataset it was read as: nothing more to record

@@ -12,6 +12,7 @@ import xarray as xr
 from ..catalog.model import Entry, Representation
 from ..catalog.paths import is_url
 from ..errors import GeoshelfError
+from .listed import listed_urls
 from .original import open_geotiff
 
 
@@ -37,11 +38,9 @@ def cog_files(entry: Entry, rep: Representation) -> list[str]:
     """The COG files of a representation: those its ``files`` option lists (how a served catalog
     names them: a URL has no directory listing), else every ``*.tif`` of its local directory."""
     root = entry.resolve(rep.path)
-    names = rep.options.get("files")
     if is_url(root):
-        if not names:
-            raise GeoshelfError(f"{rep.path}: a COG representation at a URL must list its files (option 'files')")
-        return [root.rstrip("/") + "/" + urllib.parse.quote(n) for n in names]
+        return listed_urls(rep, root, "COG")
+    names = rep.options.get("files")
     if names:
         return [str(Path(root) / n) for n in names]
     return sorted(str(p) for p in Path(root).glob("*.tif"))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from ..catalog.model import Entry, Representation
 from ..catalog.paths import is_url
-from ..errors import GeoshelfError
+from .listed import listed_urls
 
 
 def open_parquet_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
@@ -18,11 +17,7 @@ def open_parquet_representation(entry: Entry, rep: Representation, chunks: Any =
     root = entry.resolve(rep.path)
     if not is_url(root):
         return dd.read_parquet(root, **kwargs)
-    names = rep.options.get("files")
-    if not names:
-        raise GeoshelfError(f"{rep.path}: a Parquet representation at a URL must list its files (option 'files')")
-    base = root.rstrip("/")
-    # hive directories keep their "=": pyarrow takes the partition values from the URLs
-    urls = [base + "/" + "/".join(urllib.parse.quote(p, safe="=") for p in n.split("/")) for n in names]
-    dataset = {"partitioning": "hive", "partition_base_dir": base, **dict(kwargs.pop("dataset", None) or {})}
+    urls = listed_urls(rep, root, "Parquet")  # hive directories keep their "=": pyarrow reads the values there
+    dataset = {"partitioning": "hive", "partition_base_dir": root.rstrip("/"),
+               **dict(kwargs.pop("dataset", None) or {})}
     return dd.read_parquet(urls, dataset=dataset, storage_options=entry.options_for(root), **kwargs)
