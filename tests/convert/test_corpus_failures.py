@@ -220,3 +220,120 @@ def test_references_of_a_file_with_a_scalar_time(tmp_path: Path) -> None:
     with xr.open_dataset(src, engine="h5netcdf") as ref:
         np.testing.assert_array_equal(out.psl.values, ref.psl.values)
         assert out.time.values == ref.time.values
+
+
+def _float32_packing(offset: float, files: int = 1) -> object:
+    """OISST reduced.nc / NCEP reanalysis style: int16 packed with float32 scale_factor and add_offset."""
+    def build(f: netcdf_file, day: int = 0) -> None:
+        f.createDimension("time", None)
+        f.createDimension("lat", 3)
+        f.createDimension("lon", 4)
+        t = f.createVariable("time", "f4", ("time",))
+        t[:] = [float(day)]
+        t.units = "days since 1978-01-01 00:00:00"
+        t.calendar = "standard"
+        f.createVariable("lat", "f4", ("lat",))[:] = [-1.0, 0.0, 1.0]
+        f.createVariable("lon", "f4", ("lon",))[:] = [0.0, 1.0, 2.0, 3.0]
+        v = f.createVariable("sst", "i2", ("time", "lat", "lon"))
+        v[:] = np.array([[-165, 7, -999, 2999], [-1, 1, 12345, -32000], [0, -165, 333, 101]], dtype="i2")[None]
+        v.scale_factor = np.float32(0.01)
+        v.add_offset = np.float32(offset)
+        v._FillValue = np.int16(-999)
+        v.missing_value = np.int16(-999)
+        v.units = "degree_C"
+
+    return build
+
+
+@pytest.mark.parametrize(("offset", "days"), [(0.0, 1), (477.66, 1), (0.0, 3)])
+def test_float32_packing_decodes_in_zarr_exactly_as_the_source(tmp_path: Path, offset: float, days: int) -> None:
+    """r-cran-stars reduced.nc: int16 with a float32 scale_factor decodes to float32 (-165 -> -1.65f
+    = -1.649999976); the Zarr's scale_factor is a JSON number, read back as float64, so the same
+    integers decoded to -1.649999963 and validation refused the store.  Now stored decoded."""
+    build = _float32_packing(offset)
+    srcs = [_classic(tmp_path / "data" / f"oisst_{d}.nc", lambda f, d=d: build(f, d)) for d in range(days)]  # type: ignore[operator, misc]
+    cat = _add(tmp_path, srcs)
+    out = _zarr(cat)
+    with xr.open_mfdataset(srcs, combine="by_coords") as ref:
+        assert ref.sst.dtype == np.float32  # CF: unpacked in the type of scale_factor
+        assert out.sst.dtype == np.float32
+        np.testing.assert_array_equal(out.sst.values, ref.sst.values)  # bit for bit, NaN where -999
+        assert int(np.isnan(out.sst.values).sum()) == days
+        assert out.sst.attrs["units"] == "degree_C"
+    # any reader of the store, not only geoshelf's, sees the same values
+    rep = Catalog(cat)["f"].representation("zarr")
+    with xr.open_zarr(Catalog(cat)["f"].resolve(rep.path)) as plain:
+        np.testing.assert_array_equal(plain.sst.values, out.sst.values)
+
+
+def test_float64_packing_stays_packed_in_zarr(tmp_path: Path) -> None:
+    """A float64 scale_factor survives Zarr's JSON attributes: the integers are copied as they are."""
+    def build(f: netcdf_file) -> None:
+        _float32_packing(0.0)(f)
+        f.variables["sst"].scale_factor = np.float64(0.01)
+        f.variables["sst"].add_offset = np.float64(20.0)
+
+    src = _classic(tmp_path / "data" / "packed64.nc", build)
+    cat = _add(tmp_path, [src])
+    out = _zarr(cat)
+    rep = Catalog(cat)["f"].representation("zarr")
+    with xr.open_zarr(Catalog(cat)["f"].resolve(rep.path), mask_and_scale=False) as raw:
+        assert raw.sst.dtype == np.int16 and raw.sst.attrs["scale_factor"] == 0.01
+    with xr.open_dataset(src) as ref:
+        np.testing.assert_array_equal(out.sst.values, ref.sst.values)
+
+
+def test_multiband_geotiff_band_names_read_back_from_zarr(tmp_path: Path) -> None:
+    """r-cran-terra logo.tif: three band descriptions open as long_name ('red', 'green', 'blue') (a
+    tuple, as rioxarray gives them); the Zarr's JSON gave back a list and validation refused it."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(17)
+    values = rng.integers(0, 255, (3, 7, 9)).astype("uint8")
+    src = tmp_path / "data" / "logo.tif"
+    src.parent.mkdir()
+    profile = {"driver": "GTiff", "width": 9, "height": 7, "count": 3, "dtype": "uint8",
+               "crs": "EPSG:4326", "transform": from_origin(0, 77, 1, 1), "nodata": 0}
+    with rasterio.open(src, "w", **profile) as dst:
+        dst.write(values)
+        dst.descriptions = ("red", "green", "blue")
+        dst.units = ("dn", "dn", "dn")
+    out = _zarr(_add(tmp_path, [src]))
+    with xr.open_dataset(src, engine="rasterio") as ref:
+        assert ref.band_data.attrs["long_name"] == ("red", "green", "blue")
+        assert out.band_data.attrs["long_name"] == ref.band_data.attrs["long_name"]
+        assert out.band_data.attrs["units"] == ref.band_data.attrs["units"] == ("dn", "dn", "dn")
+        np.testing.assert_array_equal(out.band_data.values, ref.band_data.values)
+
+
+@pytest.mark.parametrize("fmt", ["NETCDF4", "NETCDF3_CLASSIC"])
+def test_references_refuse_float32_packing_and_zarr_is_the_way_out(tmp_path: Path, fmt: str) -> None:
+    """reduced.nc's packing in references: JSON numbers unpack in float64.  For NetCDF4 the references
+    were published, decoding to other values than the source (-1.649999963 for -1.65f) with the
+    metadata check passing; for NetCDF3 the refusal named no way out."""
+    import netCDF4
+
+    src = tmp_path / "data" / "packed32.nc"
+    src.parent.mkdir()
+    with netCDF4.Dataset(src, "w", format=fmt) as f:
+        f.createDimension("time", 3)
+        f.createDimension("x", 4)
+        t = f.createVariable("time", "f8", ("time",))
+        t.units = "days since 2000-01-01"
+        t[:] = [0.0, 1.0, 2.0]
+        v = f.createVariable("sst", "i2", ("time", "x"), fill_value=np.int16(-999))
+        v.scale_factor = np.float32(0.01)
+        v.add_offset = np.float32(0.0)
+        v.set_auto_maskandscale(False)
+        v[:] = np.array([[-165, 7, -999, 2999], [1, 2, 3, 4], [-1, -2, -3, -4]], dtype="i2")
+    cat = _add(tmp_path, [src])
+    before = cat.read_bytes()
+    with pytest.raises(ValidationError, match=r"sst: its packing \(scale_factor float32, add_offset float32\) unpacks "
+                                              r"in float32.*convert with --to zarr instead$") as err:
+        convert("f", "references", catalog=cat)
+    assert "\n" not in str(err.value) and cat.read_bytes() == before
+    out = _zarr(cat)  # the way out named
+    with xr.open_dataset(src) as ref:
+        assert out.sst.dtype == ref.sst.dtype == np.float32
+        np.testing.assert_array_equal(out.sst.values, ref.sst.values)

@@ -46,7 +46,8 @@ class _Header:
         self.f.read(-n % 4)
         return raw.decode("utf-8", "replace")
 
-    def values(self) -> Any:
+    def values(self, types: dict[str, str] | None = None, key: str = "") -> Any:
+        """One attribute's value; its stored numeric type goes to ``types[key]``."""
         nc_type, n = self.int32(), self.int32()
         dtype = np.dtype(_TYPES.get(nc_type, "V1"))
         if nc_type not in _TYPES:
@@ -57,13 +58,19 @@ class _Header:
         if nc_type == 2:
             return raw.rstrip(b"\x00").decode("utf-8", "replace")
         arr = np.frombuffer(raw, dtype=dtype)
+        if types is not None:
+            types[key] = dtype.newbyteorder("=").str
         return arr[0].item() if n == 1 else arr.astype(dtype.newbyteorder("=")).tolist()
 
-    def attributes(self) -> dict[str, Any]:
+    def attributes(self, types: dict[str, str] | None = None) -> dict[str, Any]:
         tag, n = self.int32(), self.int32()
         if tag not in (0, _ATTRIBUTE):
             raise SourceError(f"{self.path}: malformed NetCDF3 header (attribute list)")
-        return {self.name(): self.values() for _ in range(n)}
+        out = {}
+        for _ in range(n):
+            key = self.name()
+            out[key] = self.values(types, key)
+        return out
 
 
 def read_netcdf3(path: str) -> SourceFile:
@@ -84,21 +91,22 @@ def read_netcdf3(path: str) -> SourceFile:
             for _ in range(n):
                 name = h.name()
                 ids = [h.int32() for _ in range(h.int32())]
-                attrs = h.attributes()
+                types: dict[str, str] = {}
+                attrs = h.attributes(types)
                 nc_type, vsize, begin = h.int32(), h.int32(), h.begin()
                 if nc_type not in _TYPES:
                     raise SourceError(f"{path}: variable {name!r} has unknown NetCDF3 type {nc_type}")
-                raw_vars.append((name, ids, attrs, np.dtype(_TYPES[nc_type]), vsize, begin))
+                raw_vars.append((name, ids, attrs, types, np.dtype(_TYPES[nc_type]), vsize, begin))
     except (struct.error, IndexError, UnicodeDecodeError) as exc:
         raise SourceError(f"{path}: truncated or malformed NetCDF3 header ({exc})") from None
     record = [v for v in raw_vars if v[1] and dims[v[1][0]][1] == 0]
     if len(record) == 1:
-        _, ids, _, dtype, _, _ = record[0]
+        _, ids, _, _, dtype, _, _ = record[0]
         recsize = dtype.itemsize * int(np.prod([dims[i][1] for i in ids[1:]], dtype=np.int64))
     else:
-        recsize = sum(v[4] for v in record)
+        recsize = sum(v[5] for v in record)
     out: dict[str, SourceVar] = {}
-    for name, ids, attrs, dtype, _vsize, begin in raw_vars:
+    for name, ids, attrs, types, dtype, _vsize, begin in raw_vars:
         is_record = bool(ids) and dims[ids[0]][1] == 0
         shape = tuple(numrecs if (j == 0 and is_record) else dims[i][1] for j, i in enumerate(ids))
         inner = int(np.prod(shape[1:] if is_record else shape, dtype=np.int64)) * dtype.itemsize
@@ -109,7 +117,7 @@ def read_netcdf3(path: str) -> SourceFile:
             chunks = shape
             ranges = {(0,) * len(shape): (begin, inner)} if inner else {}
         sv = SourceVar(name=name, dtype=dtype, shape=shape, chunks=chunks, ranges=ranges, attrs=attrs,
-                       fill_value=attrs.get("_FillValue"), path=path, kind="netcdf3")
+                       attr_types=types, fill_value=attrs.get("_FillValue"), path=path, kind="netcdf3")
         small = len(shape) <= 1 and dtype.itemsize * int(np.prod(shape, dtype=np.int64)) <= SMALL_BYTES
         out[name] = SourceVar(**{**sv.__dict__, "values": read_netcdf3_region(sv, ()) if small else None})
     return SourceFile(path=path, variables=out)

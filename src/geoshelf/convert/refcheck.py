@@ -10,7 +10,8 @@ NetCDF3 header parser), for every variable of every file:
   every chunk the source stores is referenced, and no other; inlined chunks equal the
   source's stored bytes; no chunk has an HDF5 filter skipped (a filter mask Zarr cannot say);
 * dtype, shape, chunk shape, packing (``scale_factor``, ``add_offset``), fill and missing
-  values, as xarray reads them from the reference, equal the source's attributes;
+  values, as xarray reads them from the reference, equal the source's attributes; a ``float32``
+  scale factor or offset is refused (it unpacks to float32; a JSON number unpacks to float64);
 * codecs: one chunk per variable and per distinct filter pipeline among the files (and in
   the first and the last file) is decoded through both paths, the reference's Zarr codecs
   and the source reader's own filters, and must be identical;
@@ -32,6 +33,7 @@ import xarray as xr
 
 from ..contract import Validation
 from ..errors import ValidationError, one_line
+from .packing import json_exact_packing
 from .sources import SourceFile, SourceVar, plain, read_region, read_sources
 
 #: Attributes that change decoded values; the reference must say what the source says.
@@ -244,6 +246,14 @@ class _Check:
             if sv.masked:
                 raise self.fail(f"{path}: {name}: chunk {sv.masked[0]} is stored with a filter skipped (HDF5 filter "
                                 "mask), which no Zarr codec can express; convert with --to zarr instead")
+            typed: dict[str, Any] = {k: np.asarray(sv.attrs[k], dtype=sv.attr_types[k])
+                                     for k in ("scale_factor", "add_offset")
+                                     if sv.attrs.get(k) is not None and k in sv.attr_types}
+            if not json_exact_packing(sv.dtype, typed):
+                kinds = ", ".join(f"{k} {v.dtype.name}" for k, v in typed.items())
+                raise self.fail(f"{path}: {name}: its packing ({kinds}) unpacks in float32, and the references "
+                                "hold it as JSON numbers, which unpack in float64 (other values); convert with "
+                                "--to zarr instead")
             for key in ("scale_factor", "add_offset", "_Unsigned"):
                 ref = enc.get(key, att.get(key))
                 src = sv.attrs.get(key)

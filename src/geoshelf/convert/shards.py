@@ -11,7 +11,9 @@ touch the same shard: a task that is recomputed (a lost worker) writes the same 
 Where every source file packs a variable the same way (dtype, ``scale_factor``,
 ``add_offset``, ``_FillValue``, ``missing_value``), the stored integers are copied as they
 are (``raw``): no decoding, four times less memory than float64, and the output decodes to
-exactly the source's values.  Otherwise the decoded values are read and stored unpacked.
+exactly the source's values.  Otherwise the decoded values are read and stored unpacked; so are
+values packed with a ``float32`` ``scale_factor`` or ``add_offset`` that would unpack otherwise from
+Zarr's JSON attributes (:func:`.packing.json_exact_packing`).
 
 The region -> files mapping comes from each file's own coordinate values located in the
 combined coordinates, so files whose CF time units differ land on the right time steps.
@@ -34,6 +36,7 @@ from ..errors import ConversionError, SourceError, ValidationError, one_line
 from ..load.locks import HDF5_LOCK
 from ..progress import Progress
 from .base import dask_client, on_dask_worker
+from .packing import json_exact_packing
 
 #: The netCDF-C and HDF5 libraries are not thread-safe: one reader at a time per process
 #: (parallel reading comes from worker processes; compression of the output still overlaps).
@@ -172,7 +175,7 @@ def plan_variable(name: str, combined: xr.Dataset, parts: Sequence[xr.Dataset], 
     raw_dtype = np.dtype(first.encoding.get("dtype", var.dtype))
     raw_fill = first.encoding.get("_FillValue")
     raw = (same and raw_dtype.kind in "iuf" and "_Unsigned" not in first.encoding
-           and (not gaps or raw_fill is not None))
+           and json_exact_packing(raw_dtype, first.encoding) and (not gaps or raw_fill is not None))
     if raw:
         dtype, fill = raw_dtype, (raw_fill if gaps else None)
     else:

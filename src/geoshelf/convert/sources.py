@@ -42,6 +42,9 @@ class SourceVar:
     masked: tuple[tuple[int, ...], ...] = ()
     #: Attributes decoded to plain Python / numpy values (bytes -> str, 1-element arrays -> scalars).
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: The stored type (numpy dtype string) of each numeric attribute: a float32 ``scale_factor``
+    #: unpacks to float32, which ``attrs`` (plain Python values) no longer says.
+    attr_types: dict[str, str] = field(default_factory=dict)
     #: The file's fill value for unwritten chunks (None if not declared).
     fill_value: Any = None
     #: The file (for :func:`read_region`) and how to read it ("netcdf4" or "netcdf3").
@@ -103,12 +106,15 @@ def _hdf5_var(path: str, name: str, d: Any) -> SourceVar:
                 ranges[key] = (int(did.data_offset), int(np.dtype(d.dtype).itemsize * int(np.prod(shape))))
         else:  # compact: the data live in the header
             inline[key] = np.ascontiguousarray(d[()]).tobytes()
-    attrs = {k: plain(v) for k, v in d.attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST")}
+    raw_attrs = {k: v for k, v in d.attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST")}
+    attrs = {k: plain(v) for k, v in raw_attrs.items()}
+    types = {k: np.asarray(v).dtype.str for k, v in raw_attrs.items()
+             if isinstance(v, np.ndarray | np.generic) and np.asarray(v).dtype.kind in "iuf"}
     fill = d.fillvalue
     dtype = np.dtype(d.dtype)
     small = len(shape) <= 1 and dtype.itemsize * int(np.prod(shape)) <= SMALL_BYTES
     return SourceVar(name=name, dtype=dtype, shape=shape, chunks=chunks, ranges=ranges, inline=inline,
-                     filters=filters, masked=tuple(masked), attrs=attrs,
+                     filters=filters, masked=tuple(masked), attrs=attrs, attr_types=types,
                      fill_value=None if fill is None else plain(np.asarray(fill)), path=path,
                      values=np.asarray(d[()]) if small else None)
 

@@ -6,7 +6,10 @@
   memory of a worker), so the shared file system sees a few large files.  Dask chunks are aligned
   with shards: every task writes whole shards (idempotent, no two tasks touch one shard).
 * CF encodings of the source are kept: packed ``int16`` with ``scale_factor``/``add_offset``,
-  ``_FillValue``, units, calendar; the result decodes to exactly the source's values.
+  ``_FillValue``, units, calendar; the result decodes to exactly the source's values.  Values
+  packed with a ``float32`` scale factor or offset are stored decoded (``float32``): from Zarr's JSON
+  attributes every reader would unpack them in float64, to other values
+  (:func:`.packing.json_exact_packing`).
 * Memory is bounded: NetCDF collections are written region by region (one shard per task)
   straight from the files, packed integers copied without decoding (:mod:`.shards`);
   other sources (GeoTIFF mosaics, Zarr) go through a dask graph whose chunks are the shards.
@@ -30,9 +33,18 @@ from ..catalog.model import Entry, Representation
 from ..contract import Appended, Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from ..load.zarr import no_consolidated_warning, open_zarr_representation
+from ..load.zarr import no_consolidated_warning, open_zarr_representation, raster_attrs
 from .base import dask_client
-from .shards import VariablePlan, packing, parallelism, plan_variable, region_shape, region_tasks, run_tasks
+from .packing import json_exact_packing
+from .shards import (
+    VariablePlan,
+    packing,
+    parallelism,
+    plan_variable,
+    region_shape,
+    region_tasks,
+    run_tasks,
+)
 from .validate import compare_datasets, compare_file_samples
 
 LAYOUTS = ("map", "timeseries", "balanced")
@@ -313,10 +325,16 @@ class ZarrConverter(Converter[ZarrState]):
                 # xarray encodes only one of the two mask values: decoded data store their NaN as _FillValue;
                 # raw copies keep missing_value as a plain attribute (_write_regions)
                 enc.pop("missing_value")
-            if vplan is not None and not vplan.raw:  # packing differs between files: store unpacked
+            if vplan is not None and not vplan.raw:  # packing differs between files (or float32): store unpacked
                 enc = {k: v for k, v in enc.items() if k not in ("scale_factor", "add_offset", "missing_value")}
                 enc["dtype"] = vplan.dtype
                 enc["_FillValue"] = vplan.fill
+            elif vplan is None and var.dtype.kind == "f" and not json_exact_packing(enc.get("dtype"), enc):
+                # float32 packing would decode in float64 from Zarr's JSON attributes: store the decoded values
+                masked = enc.get("_FillValue") is not None or "missing_value" in enc
+                enc = {k: v for k, v in enc.items() if k not in ("scale_factor", "add_offset", "missing_value")}
+                enc["dtype"] = var.dtype
+                enc["_FillValue"] = np.nan if masked else None
             if name in ds.data_vars and var.ndim > 0:
                 explicit = opts.get("chunks")
                 inner = inner_chunks(var, opts["layout"] if opts["layout"] != "explicit" else "balanced",
@@ -413,7 +431,7 @@ class ZarrConverter(Converter[ZarrState]):
         with no_consolidated_warning():
             # rasters keep nodata as a value with a _FillValue attribute, like rioxarray.open_rasterio
             ds: xr.Dataset = xr.open_zarr(path, chunks={}, consolidated=True, mask_and_scale=not raster)
-            return ds
+            return raster_attrs(ds) if raster else ds
 
     def validate(self, plan: Plan[ZarrState], path: Path) -> Validation:
         src, raster = self._source(plan)

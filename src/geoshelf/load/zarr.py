@@ -93,6 +93,21 @@ def no_consolidated_warning() -> Iterator[None]:
         yield
 
 
+#: Attributes rioxarray gives per band, as a tuple when the bands differ (``long_name`` from the band
+#: descriptions, ``units``, ``scales``, ``offsets``); a Zarr stores them as JSON lists.
+BAND_ATTRS = ("long_name", "units", "scales", "offsets")
+
+
+def raster_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """A GeoTIFF's Zarr copy with its per-band attributes as tuples again, as xarray's ``rasterio``
+    engine gives them for the GeoTIFF (``long_name: ('red', 'green', 'blue')``, not a list)."""
+    for var in ds.variables.values():
+        for key in BAND_ATTRS:
+            if isinstance(var.attrs.get(key), list):
+                var.attrs[key] = tuple(var.attrs[key])
+    return ds
+
+
 def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
     """The Zarr store as a lazily chunked Dataset (rasters too: ``band_data``, decoded as xarray's
     ``rasterio`` engine decodes the GeoTIFF it came from)."""
@@ -114,4 +129,4 @@ def open_zarr_representation(entry: Entry, rep: Representation, chunks: Any = No
     except (FileNotFoundError, OSError, ValueError, KeyError) as exc:
         raise GeoshelfError(f"{path}: cannot open Zarr representation of {entry.name!r}: {exc}") from None
     ds.attrs.pop("geoshelf_time_length", None)
-    return ds
+    return raster_attrs(ds) if entry.format == "geotiff" else ds
