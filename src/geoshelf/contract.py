@@ -246,6 +246,9 @@ class Converter(Generic[StateT]):
     #: Accepted ``--validate`` values ("full": the target's complete check); :meth:`validate` returns the
     #: one that ran (recorded in the provenance).
     validations: ClassVar[tuple[Validation, ...]] = VALIDATIONS
+    #: What a user can do when this target's output cannot equal the source: appended to every
+    #: validation refusal (e.g. ``"use --to zarr, which copies the data"``); empty for none.
+    way_out: ClassVar[str] = ""
 
     def __init__(self, name: str) -> None:
         #: The target's name: its entry point's name (``--to NAME``, the representation kind).

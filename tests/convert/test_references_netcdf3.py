@@ -134,3 +134,24 @@ def test_a_scalar_step_that_differs_is_kept_per_time_step(tmp_path: Path) -> Non
     got = Catalog(cat).fc.to_dask(representation="references")
     assert got.step.dims == ("time",)
     np.testing.assert_array_equal(got.step.values, [0.0, 6.0, 12.0])
+
+
+def test_a_packing_references_cannot_hold_is_refused_naming_the_output_and_a_way_out(tmp_path: Path) -> None:
+    """A float32 scale_factor (as scipy.io's example_2.nc has) becomes a float64 in kerchunk's JSON: the
+    references refuse, naming the output (never the temporary partial path) and `--to zarr` (that it works on
+    such files is checked over the corpus by scripts/conformance.py and tests/corpus)."""
+    files = _nc3_files(tmp_path / "data", "NETCDF3_CLASSIC", n=1)
+    with xr.open_dataset(files[0], mask_and_scale=False) as ds:
+        ds = ds.load()
+    ds.slp.attrs.update(scale_factor=np.float32(0.01), add_offset=np.float32(1000.0))
+    odd = tmp_path / "data" / "odd.nc"
+    ds.to_netcdf(odd, format="NETCDF3_CLASSIC", engine="scipy")
+    cat = tmp_path / "c.yaml"
+    add_entry(cat, scan([str(odd)], "odd", catalog_dir=str(tmp_path)))
+    before = cat.read_bytes()
+    with pytest.raises(ValidationError) as err:
+        convert("odd", "references", catalog=cat, store="json")
+    msg = str(err.value)
+    assert msg.startswith("odd.refs.json: slp: scale_factor is 0.01 in the references but 0.009999999776482")
+    assert msg.endswith("; use --to zarr, which copies the data") and ".partial-" not in msg
+    assert cat.read_bytes() == before and not list((tmp_path / "shelf").glob("odd*"))

@@ -34,7 +34,7 @@ from ..catalog import freshness
 from ..catalog.model import Entry, Provenance, Representation
 from ..catalog.paths import FileStat, common_root, is_url
 from ..contract import Appended, Converter, Option, Plan, Sources, Validation
-from ..errors import ConversionError, GeoshelfError, SourceError
+from ..errors import ConversionError, GeoshelfError, SourceError, ValidationError
 from ..faults import fault_point
 from .journal import journal_path, recover_publish, remove_journal, write_journal
 
@@ -312,6 +312,9 @@ def write_validate_publish(converter: Converter[Any], plan: Plan[Any]) -> Valida
         if partial.is_dir():  # the manifest moves in with the output: published together
             write_manifest(partial, plan.stats)
         publish(partial, output)
+    except ValidationError as exc:
+        remove_path(partial)
+        raise refusal(converter, exc, partial, output) from None
     except BaseException:
         remove_path(partial)
         raise
@@ -319,6 +322,15 @@ def write_validate_publish(converter: Converter[Any], plan: Plan[Any]) -> Valida
     if not output.is_dir():  # a file's sidecar manifest: after publish (without it a rerun rebuilds, never appends)
         write_manifest(output, plan.stats)
     return validation
+
+
+def refusal(converter: Converter[Any], exc: ValidationError, partial: Path, output: Path) -> ValidationError:
+    """A validation refusal as the user should read it: naming the output, not its temporary partial
+    location, and ending with the target's way out (:attr:`Converter.way_out`)."""
+    msg = str(exc).replace(partial.name, output.name)
+    if converter.way_out and converter.way_out not in msg:
+        msg = f"{msg}; {converter.way_out}"
+    return ValidationError(msg)
 
 
 def make_representation(converter: Converter[Any], plan: Plan[Any], sources: Sources, *, parameters: dict[str, Any],

@@ -183,6 +183,7 @@ class CogConverter(Converter[None]):
     description = "Cloud-Optimized GeoTIFF (tiled, overviews, compressed) per tile or per 2-D field"
     formats = ("geotiff", "netcdf")
     suffix = ".cog"
+    way_out = "use --to zarr, which copies the data"
 
     options = (
         Option(name="profile", choices=PROFILES, default="deflate", label="COG profile",

@@ -132,6 +132,7 @@ class ReferencesConverter(Converter[ReferencesState]):
 
     description = "kerchunk references to the original NetCDF4/HDF5 or NetCDF3 files (a virtual Zarr; no data copied)"
     formats = ("netcdf",)
+    way_out = "use --to zarr, which copies the data"
     #: "full" is the metadata check (recorded as "metadata"); "values" compares every value.
     validations = ("full", "metadata", "values", "sample")
     options = (
