@@ -337,3 +337,31 @@ def test_references_refuse_float32_packing_and_zarr_is_the_way_out(tmp_path: Pat
     with xr.open_dataset(src) as ref:
         assert out.sst.dtype == ref.sst.dtype == np.float32
         np.testing.assert_array_equal(out.sst.values, ref.sst.values)
+
+
+def test_character_variable_with_a_one_long_char_dimension_converts_to_zarr(tmp_path: Path) -> None:
+    """ecgtools' CESM-LE POP history files: moc_components(moc_comp, nchar, string1) is a char array
+    whose char dimension has length 1; xarray decodes it to S1 on (moc_comp, nchar), and the Zarr
+    store read back joined nchar instead ("dims ('moc_comp', 'nchar') != ('moc_comp',)")."""
+    import netCDF4
+
+    src = tmp_path / "data" / "pop.h.nc"
+    src.parent.mkdir()
+    names = ["Eulerian Mean", "Eddy-Induced (bolus)", "Submeso"]
+    with netCDF4.Dataset(src, "w") as f:
+        for dim, n in (("moc_comp", 3), ("nchar", 24), ("string1", 1), ("time", 2)):
+            f.createDimension(dim, n)
+        t = f.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 0000-01-01 00:00:00", "noleap"
+        t[:] = [146031.0, 146059.0]
+        v = f.createVariable("moc_components", "S1", ("moc_comp", "nchar", "string1"))
+        v.long_name = "MOC component names"
+        v[:] = netCDF4.stringtochar(np.array(names, dtype="S24"))[..., None]
+        f.createVariable("SHF", "f4", ("time",))[:] = [1.5, -2.25]
+    out = _zarr(_add(tmp_path, [src]))
+    with xr.open_dataset(src) as ref:
+        assert ref.moc_components.dims == ("moc_comp", "nchar")
+        assert out.moc_components.dims == ref.moc_components.dims
+        np.testing.assert_array_equal(out.moc_components.values, ref.moc_components.values)
+        assert [type(t) for t in out.time.values] == [type(t) for t in ref.time.values]  # DatetimeNoLeap
+        np.testing.assert_array_equal(out.time.values, ref.time.values)

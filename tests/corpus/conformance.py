@@ -88,6 +88,8 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
 def _same_item(x: Any, y: Any) -> bool:
     if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
         return True  # both NaN
+    if hasattr(x, "calendar") or hasattr(y, "calendar"):  # cftime dates: of the same calendar too
+        return type(x) is type(y) and bool(x == y)
     return bool(x == y)
 
 

@@ -100,6 +100,21 @@ def _refuse_masked_chars(ds: xr.Dataset, where: str) -> None:
                                   f"{way_out}")
 
 
+def _one_char_dims(ds: xr.Dataset) -> xr.Dataset:
+    """Character variables whose character dimension has length 1 (CESM's ``moc_components(moc_comp,
+    nchar, string1)``) decode to ``S1`` arrays without it.  Stored so, xarray would read their last
+    remaining dimension as the characters (``(moc_comp,)`` of ``S256``): they get it back."""
+    out = ds
+    for name, var in ds.variables.items():
+        if var.dtype == np.dtype("S1") and var.ndim > 0:
+            dim = str(var.encoding.get("char_dim_name") or "string1")
+            if dim in ds.dims and ds.sizes[dim] != 1:
+                dim = f"{name}_string1"
+            out = out.assign({name: xr.Variable((*var.dims, dim), np.asarray(var.values)[..., None], var.attrs,
+                                                var.encoding)})
+    return out
+
+
 def inner_chunks(var: xr.Variable, layout: str, explicit: dict[str, int] | None,
                  time_dim: str | None) -> tuple[int, ...]:
     """Inner chunk shape of one variable for a layout."""
@@ -358,6 +373,7 @@ class ZarrConverter(Converter[ZarrState]):
 
     def write(self, plan: Plan[ZarrState], path: Path) -> None:
         ds, _raster = self._source(plan)
+        ds = _one_char_dims(ds)
         time_dim = _time_dim(ds)
         attrs = {**ds.attrs, TIME_ATTR: int(ds.sizes[time_dim]) if time_dim else -1}
         if plan.state.parts is not None:
@@ -529,7 +545,7 @@ class ZarrConverter(Converter[ZarrState]):
             v.encoding = {}
         new.attrs = dict(existing.attrs)  # keep the store's global attributes (those of the first files)
         with no_consolidated_warning():
-            new.drop_vars([c for c in new.coords if tdim not in new[c].dims]).to_zarr(
+            _one_char_dims(new).drop_vars([c for c in new.coords if tdim not in new[c].dims]).to_zarr(
                 path, mode="a", append_dim=tdim, consolidated=True, compute=True)
         out = self._open(path).isel({tdim: slice(recorded, None)})
         how = self._compare(new, out, plan, where=f"{path.name} (appended): ")
