@@ -136,22 +136,35 @@ def test_a_scalar_step_that_differs_is_kept_per_time_step(tmp_path: Path) -> Non
     np.testing.assert_array_equal(got.step.values, [0.0, 6.0, 12.0])
 
 
-def test_a_packing_references_cannot_hold_is_refused_naming_the_output_and_a_way_out(tmp_path: Path) -> None:
-    """A float32 scale_factor (as scipy.io's example_2.nc has) becomes a float64 in kerchunk's JSON: the
-    references refuse, naming the output (never the temporary partial path) and `--to zarr` (that it works on
-    such files is checked over the corpus by scripts/conformance.py and tests/corpus)."""
-    files = _nc3_files(tmp_path / "data", "NETCDF3_CLASSIC", n=1)
-    with xr.open_dataset(files[0], mask_and_scale=False) as ds:
-        ds = ds.load()
-    ds.slp.attrs.update(scale_factor=np.float32(0.01), add_offset=np.float32(1000.0))
-    odd = tmp_path / "data" / "odd.nc"
-    ds.to_netcdf(odd, format="NETCDF3_CLASSIC", engine="scipy")
+
+def test_a_refusal_names_the_output_and_a_way_out_that_works(tmp_path: Path) -> None:
+    """An unlimited dimension with no record yet (as r-cran-ncmeta's daymet_sample.nc has): kerchunk writes
+    chunks of length 0 where the file declares 1, and the check refuses.  The refusal names the output (never
+    the temporary partial path) and ends with the target's way out, `--to zarr`, which works."""
+    import netCDF4
+
+    src = tmp_path / "data" / "empty.nc"
+    src.parent.mkdir()
+    with netCDF4.Dataset(src, "w") as nc:
+        nc.createDimension("time", None)
+        nc.createDimension("y", 2)
+        nc.createDimension("x", 3)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 1980-01-01", "standard"
+        nc.createVariable("y", "f4", ("y",))[:] = [10.0, 20.0]
+        nc.createVariable("x", "f4", ("x",))[:] = [1.0, 2.0, 3.0]
+        v = nc.createVariable("prcp", "f4", ("time", "y", "x"), fill_value=-9999.0)
+        v.units = "mm/day"
     cat = tmp_path / "c.yaml"
-    add_entry(cat, scan([str(odd)], "odd", catalog_dir=str(tmp_path)))
+    add_entry(cat, scan([str(src)], "empty", catalog_dir=str(tmp_path)))
     before = cat.read_bytes()
     with pytest.raises(ValidationError) as err:
-        convert("odd", "references", catalog=cat, store="json")
+        convert("empty", "references", catalog=cat, store="json")
     msg = str(err.value)
-    assert msg.startswith("odd.refs.json: slp: scale_factor is 0.01 in the references but 0.009999999776482")
-    assert msg.endswith("; use --to zarr, which copies the data") and ".partial-" not in msg
-    assert cat.read_bytes() == before and not list((tmp_path / "shelf").glob("odd*"))
+    assert msg.startswith("empty.refs.json: ") and ".partial-" not in msg
+    assert msg.endswith("; use --to zarr, which copies the data")
+    published = [p.name for p in (tmp_path / "shelf").iterdir() if not p.name.endswith(".lock")]
+    assert cat.read_bytes() == before and published == []
+    convert("empty", "zarr", catalog=cat)  # the way out works
+    xr.testing.assert_identical(Catalog(cat).empty.to_dask(representation="zarr").load(),
+                                xr.open_dataset(src).load())
