@@ -330,7 +330,7 @@ def test_references_refuse_float32_packing_and_zarr_is_the_way_out(tmp_path: Pat
     cat = _add(tmp_path, [src])
     before = cat.read_bytes()
     with pytest.raises(ValidationError, match=r"sst: its packing \(scale_factor float32, add_offset float32\) unpacks "
-                                              r"in float32.*convert with --to zarr instead$") as err:
+                                              r"in float32.*; use --to zarr, which copies the data$") as err:
         convert("f", "references", catalog=cat)
     assert "\n" not in str(err.value) and cat.read_bytes() == before
     out = _zarr(cat)  # the way out named
