@@ -5,8 +5,10 @@ Converts the SST year of a benchmark work directory once, running the region tas
 another in this process, and prints the CPU seconds (``time.process_time``, all threads of the
 process) and wall seconds of each phase: opening the sources, filling the region buffers from the
 files (HDF5 deflate/shuffle decoding), zarr's sharded write, zarr's read-back, the comparison and
-the validation.  Then, on a sample of the same maps, the bare codec costs beside zarr's: zstd-3
-encode/decode of the same inner chunks vs ``zarr`` writing/reading them as shards, and h5py's
+the validation (``shard write (geoshelf encoder)`` where geoshelf encodes the shards itself,
+``zarr sharded write`` where zarr does).  Then, on a sample of the same maps, the bare codec costs beside zarr's: zstd-3
+encode/decode of the same inner chunks vs ``zarr`` (and geoshelf's shard encoder) writing them
+as shards and zarr reading them, and h5py's
 decoding of a map vs ``zlib`` + an unshuffle.  CPU seconds stay meaningful on a shared machine,
 where wall seconds do not.
 
@@ -49,6 +51,7 @@ def phases(catalog: Path, layout: str, out: Path) -> None:
     """Convert once with timers around each phase; print them."""
     import zarr.core.array as za
 
+    import geoshelf.convert.shardenc as se
     import geoshelf.convert.shards as sh
     import geoshelf.convert.zarr as gz
     from geoshelf.catalog import Catalog
@@ -56,6 +59,7 @@ def phases(catalog: Path, layout: str, out: Path) -> None:
 
     za.Array.__setitem__ = _timed("zarr sharded write", za.Array.__setitem__)
     za.Array.__getitem__ = _timed("zarr read (read-back)", za.Array.__getitem__)
+    se.ShardEncoder.write = _timed("shard write (geoshelf encoder)", se.ShardEncoder.write)
     sh._read_pieces = _timed("fill buffers (decode inputs)", sh._read_pieces)
     gz.ZarrConverter._source = _timed("open sources (lazy)", gz.ZarrConverter._source)
     gz.ZarrConverter.validate = _timed("validate", gz.ZarrConverter.validate)
@@ -126,6 +130,14 @@ def codecs(files: list[str], n: int = 60) -> None:
             with zarr.config.set({"async.concurrency": conc}):
                 t(f"zarr sharded write of the same (concurrency {conc})", lambda: arr.__setitem__(slice(None), year))
                 t(f"zarr read of it (concurrency {conc})", lambda: arr[:])
+        from geoshelf.convert.shardenc import shard_encoder
+
+        enc = shard_encoder(arr)
+        if enc is not None:
+            region = tuple(slice(0, n) for n in year.shape)
+            for threads in (1, 2):
+                t(f"geoshelf shard encoder, same shards ({threads} thread{'s' * (threads > 1)})",
+                  lambda n=threads: enc.write(region, year, threads=n))
 
 
 def main() -> None:
