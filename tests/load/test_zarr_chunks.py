@@ -1,5 +1,5 @@
-"""Dask chunks of a sharded Zarr representation: the stored inner chunks by default, whole shards
-(split only to fit dask's array.chunk-size and the threads) with ``chunks="shards"``."""
+"""Dask chunks of a sharded Zarr representation: whole shards by default (split only to fit dask's
+array.chunk-size and the threads, as ``chunks="shards"``), the stored inner chunks with ``chunks={}``."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def _store(tmp_path: Path, *, shards: tuple[int, int, int] | None) -> tuple[Path
 
 def test_shard_chunks_are_whole_shards(tmp_path: Path) -> None:
     cat, expected = _store(tmp_path, shards=(48, 24, 48))
-    assert Catalog(cat).sst.to_dask().sst.data.chunks == xr.open_zarr(tmp_path / "sst.zarr").sst.data.chunks
+    assert Catalog(cat).sst.to_dask(chunks={}).sst.data.chunks == xr.open_zarr(tmp_path / "sst.zarr").sst.data.chunks
     with dask.config.set(num_workers=2):
         ds = Catalog(cat).sst.to_dask(chunks="shards")
+        assert Catalog(cat).sst.to_dask().sst.data.chunks == ds.sst.data.chunks  # the default
     assert ds.sst.data.chunks == ((48, 48), (24,), (48,))
     bare = xr.open_zarr(tmp_path / "sst.zarr")
     assert bare.sst.data.npartitions == 12 * 3 * 6  # one task per inner chunk
