@@ -144,3 +144,35 @@ def test_search(catalog: Catalog) -> None:
     assert "sst" in catalog.search("sst daily")
     html = catalog._repr_html_()
     assert "<table>" in html and "sst" in html
+
+
+@pytest.mark.parametrize(("dtype", "fill"), [("f8", None), ("f4", None), ("i4", None)])
+def test_times_never_written_are_named_as_such(tmp_path: Path, dtype: str, fill: float | None) -> None:
+    """A file whose time variable was defined but never written (header-only files, as r-cran-ncmeta's
+    gridmet_sample.nc and compliance-checker's bad_reference.nc are) is refused naming the variable and
+    why, with a way out that works."""
+    import netCDF4
+
+    from geoshelf.catalog import add_entry
+    from geoshelf.scan import scan
+
+    path = tmp_path / "header_only.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("day", 2)
+        nc.createDimension("x", 3)
+        t = nc.createVariable("day", dtype, ("day",), fill_value=fill)
+        t.units, t.calendar = "days since 1900-01-01 00:00:00", "gregorian"
+        nc.createVariable("x", "f4", ("x",))[:] = [1.0, 2.0, 3.0]
+        nc.createVariable("pr", "f4", ("day", "x"))[:] = np.ones((2, 3), "f4")
+    with pytest.raises(SourceError) as err:
+        add_entry(tmp_path / "c.yaml", scan([str(path)], "hdr", catalog_dir=str(tmp_path)))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: time variable 'day' holds only fill values (") and "\n" not in msg
+    assert "no time was written" in msg and "decode_times=False" in msg
+    assert not (tmp_path / "c.yaml").exists()
+
+    with netCDF4.Dataset(path, "a") as nc:  # the way out: the times written, the same file is added
+        nc["day"][:] = [0, 1]
+    add_entry(tmp_path / "c.yaml", scan([str(path)], "hdr", catalog_dir=str(tmp_path)))
+    got = Catalog(tmp_path / "c.yaml").hdr.to_dask()
+    assert list(got.day.values) == list(np.array(["1900-01-01", "1900-01-02"], "datetime64[ns]"))

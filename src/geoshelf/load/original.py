@@ -48,7 +48,42 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
             warnings.simplefilter("ignore", category=xr.SerializationWarning)
             return xr.open_dataset(target, engine=engine, chunks=chunks, **kwargs)
     except Exception as exc:  # noqa: BLE001 - third-party readers raise anything on corrupt input
-        raise SourceError(f"{path}: cannot open as NetCDF: {one_line(exc, 300)}") from None
+        why = unwritten_times(target, engine, kwargs) if "unable to decode time" in str(exc) else None
+        raise SourceError(f"{path}: {why or 'cannot open as NetCDF: ' + one_line(exc, 300)}") from None
+
+
+#: The netCDF default fill values of the float types (what an unwritten value reads as).
+_DEFAULT_FILLS = (np.float32(9.9692099683868690e36), np.float64(9.9692099683868690e36))
+
+
+def unwritten_times(target: Any, engine: str, kwargs: dict[str, Any]) -> str | None:
+    """Why a file's times cannot be decoded when the cause is that none was written (every value of a
+    time variable is its fill value, or netCDF's default fill), with a way out; None otherwise."""
+    try:
+        with HDF5_LOCK if engine in LOCKED_ENGINES else contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = xr.open_dataset(target, engine=engine, decode_times=False, mask_and_scale=False,
+                                  **{k: v for k, v in kwargs.items() if k != "decode_times"})
+            for name, var in raw.variables.items():
+                if " since " not in str(var.attrs.get("units", "")) or var.size == 0 or var.dtype.kind not in "iuf":
+                    continue
+                values = np.asarray(var.values)
+                default = _DEFAULT_FILLS if var.dtype.kind == "f" else (
+                    (np.iinfo(var.dtype).min + 1,) if var.dtype.kind == "i" else ())
+                fills = [f for f in (var.attrs.get("_FillValue"), var.encoding.get("_FillValue"), *default)
+                         if f is not None]
+                unwritten = np.isnan(values) if var.dtype.kind == "f" else np.zeros(values.shape, bool)
+                for f in fills:
+                    unwritten |= values == np.asarray(f).astype(var.dtype)
+                if unwritten.all():
+                    first = values.ravel()[0].item()
+                    return (f"time variable {str(name)!r} holds only fill values ({first!r}): no time "
+                            "was written, so no date can be decoded; write its values first, e.g. ds = "
+                            f"xarray.open_dataset(path, decode_times=False); ds[{str(name)!r}] = ...; "
+                            "ds.to_netcdf(new_path)")
+    except Exception:  # noqa: BLE001 - a diagnosis only: the caller reports the original error
+        return None
+    return None
 
 
 _COMBINE_KWARGS = {"combine", "concat_dim", "parallel", "data_vars", "coords", "compat", "join"}
