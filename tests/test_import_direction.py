@@ -9,7 +9,10 @@ progress) import only what is listed for them.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -31,7 +34,7 @@ LEAVES: dict[str, tuple[str, ...]] = {
     "geoshelf.config": ("geoshelf.errors",),
     "geoshelf.progress": ("geoshelf.errors",),
     "geoshelf.contract": ("geoshelf.catalog.paths", "geoshelf.catalog.model", "geoshelf.errors"),
-    "geoshelf.registry": ("geoshelf.catalog.model", "geoshelf.contract", "geoshelf.errors"),
+    "geoshelf.registry": ("geoshelf.contract", "geoshelf.errors"),
 }
 
 
@@ -95,3 +98,32 @@ def test_the_checker_sees_imports_inside_functions_and_relative_ones(tmp_path: P
     names = [n for _, n in imports_of(f)]
     assert "geoshelf.errors" in names and "geoshelf.catalog.paths" in names  # `from .paths import resolve` in a method
     assert "geoshelf.registry" in names  # Entry.to_dask asks the registry for the loader
+
+
+def _code_metrics() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("code_metrics", SRC.parents[1] / "scripts" / "code_metrics.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("code_metrics", module)  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_function_level_import_says_why_it_is_deferred() -> None:
+    """An import inside a function costs a reader a search; it must save real start-up time and say so."""
+    bad = _code_metrics().unexplained(SRC)
+    assert not bad, "function-level imports without a `# deferred: <reason>` comment:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("def f():\n    import json\n", False),
+    ("def f():\n    import xarray  # deferred: xarray costs 0.7 s at start-up\n", True),
+    ("def f():\n    # deferred: xarray costs 0.7 s\n    import xarray\n    import xarray.conventions\n", True),
+    ("def f():\n    # deferred: dask\n    import dask\n    x = 1\n    import json\n", False),
+    ("def f():\n    # deferred:\n    import json\n", False),  # a marker with no reason
+    ("def f():\n    from os import (\n        path,  # deferred: no\n    )\n", True),
+    ("import json\n", None),  # module level: not counted
+])
+def test_the_reason_check_reads_comments_on_and_above_the_import(text: str, reason: bool | None) -> None:
+    found = _code_metrics().local_imports(text)
+    assert [i.reason for i in found][-1:] == ([] if reason is None else [reason])

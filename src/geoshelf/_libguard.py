@@ -37,6 +37,7 @@ def _load_locally(path: str) -> ctypes.CDLL:
 
 def _localize_findlibs() -> None:
     try:
+        # deferred: findlibs is optional (it comes with ecCodes) and only ecCodes' first import needs it
         import findlibs
     except ImportError:  # pragma: no cover - findlibs comes with eccodes
         return
@@ -50,6 +51,7 @@ class _ProjBeforeEccodes(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
         if fullname in _ECCODES_MODULES and "pyproj" not in sys.modules:
             try:
+                # deferred: pyproj (~60 ms) is loaded only before ecCodes' first import: the point of this guard
                 import pyproj  # noqa: F401
             except ImportError:  # pragma: no cover - pyproj is a dependency of rioxarray
                 pass

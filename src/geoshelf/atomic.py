@@ -67,6 +67,15 @@ def write_file(path: str | os.PathLike[str], data: str | bytes, *, mode: int | N
         fsync_dir(p.parent)
 
 
+def remove_path(path: Path) -> None:
+    """Delete a file or directory tree if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
 def replace_directory(partial: Path, target: Path) -> None:
     """Move the finished directory ``partial`` to ``target``; an existing ``target`` is moved aside first
     and removed only once the new one is in place (it is put back if that rename fails)."""

@@ -10,11 +10,26 @@ import argparse
 import json
 import os
 import sys
+import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import GeoshelfError
+from ruamel.yaml import YAML
+
+from . import __version__
+from .campaign.cli import add_campaign_commands
+from .catalog import Catalog, add_entry, check_name, remove_entry
+from .catalog.html import _size as size
+from .catalog.lint import lint
+from .catalog.locate import configured_catalog_path, default_catalog_path, demo_catalog_path
+from .catalog.relocate import relocate
+from .errors import GeoshelfError, GeoshelfWarning
+from .intake_view import write_intake_view
+from .registry import get_target, list_targets, target_names
+from .serve.cli import add_serve_commands
+from .stac.cli import add_stac_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,16 +38,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _catalog_path(args: argparse.Namespace) -> Path:
-    from .catalog.locate import default_catalog_path
-
     return Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
 
 
 def _catalog_to_write(args: argparse.Namespace, command: str) -> Path:
     """The catalog an editing command writes: ``--catalog`` or the configured one; never the bundled
     demo by default (a data manager's entries would land in generated demo data)."""
-    from .catalog.locate import configured_catalog_path, demo_catalog_path
-
     if args.catalog:
         return Path(args.catalog).expanduser()
     configured = configured_catalog_path()
@@ -45,14 +56,10 @@ def _catalog_to_write(args: argparse.Namespace, command: str) -> Path:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from .catalog import Catalog
-
     return Catalog(_catalog_path(args))
 
 
 def _size(n: int) -> str:
-    from .catalog.html import _size as size
-
     return size(n)
 
 
@@ -72,7 +79,7 @@ def _kv(items: Sequence[str] | None, what: str) -> dict[str, Any]:
 # -- commands ------------------------------------------------------------------------------
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from .catalog import Catalog, add_entry, check_name
+    # deferred: scan imports xarray (~1 s); only adding files needs it
     from .scan import scan
 
     path = _catalog_to_write(args, "add")
@@ -106,8 +113,6 @@ def merge_tags(old: Sequence[str], add: Sequence[str], remove: Sequence[str]) ->
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from .catalog import remove_entry
-
     path = _catalog_to_write(args, "remove")
     remove_entry(path, args.name)
     print(f"removed {args.name} from {path} (no data was touched)")
@@ -151,7 +156,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"name": e.name, **e.to_source()}, indent=2, default=str))
         return 0
-    from ruamel.yaml import YAML
 
     y = YAML()
     y.default_flow_style = False
@@ -177,8 +181,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_intake_view(args: argparse.Namespace) -> int:
-    from .intake_view import write_intake_view
-
     path = write_intake_view(_catalog_path(args))
     print(f"wrote {path} (rewritten by every convert from now on)")
     return 0
@@ -192,11 +194,10 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .catalog.lint import lint
-
     path = _catalog_path(args)
     problems = lint(path, open_representations=not args.no_open)
     if path.is_file():
+        # deferred: the convert package costs ~5-20 ms at start-up; only --journals needs it
         from .convert.record import lint_journals
 
         problems += lint_journals(path)
@@ -204,6 +205,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         print(p)
     orphans = []
     if not any(p.entry == "(catalog)" for p in problems):
+        # deferred: shelf imports the convert package (~5-20 ms at start-up); only --orphans needs it
         from .shelf import find_orphans
 
         orphans = find_orphans(path)
@@ -215,7 +217,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
-    from .catalog import Catalog
+    # deferred: dedupe imports numpy (~70 ms at start-up); only this command needs it
     from .dedupe import dedupe
 
     cat = None
@@ -248,6 +250,7 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    # deferred: shelf imports the convert package (~5-20 ms at start-up); only gc needs it
     from .shelf import remove_orphans
 
     path = _catalog_path(args)
@@ -263,6 +266,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    # deferred: refresh imports xarray (~1.5 s); only this command needs it
     from .refresh import refresh, refresh_all
 
     if bool(args.name) == bool(args.all):
@@ -280,8 +284,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_relocate(args: argparse.Namespace) -> int:
-    from .catalog.relocate import relocate
-
     path = _catalog_path(args)
     changed = relocate(path, args.old_prefix, args.new_prefix)
     print(f"{len(changed)} entries relocated in {path}" + (f": {', '.join(changed)}" if changed else ""))
@@ -289,9 +291,8 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .catalog import Catalog
+    # deferred: the convert package costs ~5-20 ms at start-up; only this command needs it
     from .convert import convert_entry
-    from .registry import get_target
 
     target = get_target(args.to)
     texts = _kv_text(args.option, "--option")
@@ -322,8 +323,6 @@ def _kv_text(items: Sequence[str] | None, what: str) -> dict[str, str]:
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
     """One flag per option declared by the installed targets (``--layout`` ...); an option several
     targets declare is one flag, its help naming each.  Values are checked by the chosen target."""
-    from .registry import list_targets
-
     declared: dict[str, list[tuple[str, Any]]] = {}
     for name, cls in list_targets().items():
         for opt in cls.options:
@@ -347,6 +346,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # deferred: the demo imports xarray and pandas (~1.3 s); only this command needs it
     from .demo.run import run_demo
 
     run_demo(Path(args.dir) if args.dir else None, size=args.size, convert=not args.no_convert)
@@ -360,8 +360,6 @@ PROGRESS_MIN_FILES = 50
 def _progress(label: str, *, minimum: int = 0, interval: float = 10.0) -> Any:
     """A progress callback: tqdm on a terminal; otherwise a log line at every 10 % or ``interval`` seconds,
     whichever comes first.  Totals below ``minimum`` show nothing."""
-    import time
-
     state: dict[str, Any] = {"bar": None, "last": -1, "t": time.monotonic()}
 
     def update(done: int, total: int) -> None:
@@ -369,6 +367,7 @@ def _progress(label: str, *, minimum: int = 0, interval: float = 10.0) -> Any:
             return
         if sys.stderr.isatty():
             if state["bar"] is None:
+                # deferred: tqdm costs ~30 ms at start-up; only a long conversion on a terminal shows a bar
                 from tqdm import tqdm
 
                 state["bar"] = tqdm(total=total, desc=label, unit="file")
@@ -390,9 +389,6 @@ def _progress(label: str, *, minimum: int = 0, interval: float = 10.0) -> Any:
 def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     """The argument parser of ``geoshelf``.  ``target_options``: add ``convert``'s flags generated
     from the installed targets (imports every target: about a second, so only when needed)."""
-    from . import __version__
-    from .registry import target_names
-
     common = _Parser(add_help=False)
     common.add_argument("--catalog", metavar="FILE",
                         help="catalog file (default: $GEOSHELF_CATALOG, the configured site catalog, or the demo)")
@@ -502,23 +498,14 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)  # listed for --help; main() hands it over unparsed
 
-    from .stac.cli import add_stac_commands
-
     add_stac_commands(sub, common)
     iv = sub.add_parser("intake-view", parents=[common],
                         help="write NAME.intake.yaml: a stock-intake catalog opening each entry's best fresh copy")
     iv.set_defaults(func=cmd_intake_view)
-    from .serve.cli import add_serve_commands
 
     add_serve_commands(sub, common)
-    try:
-        from .campaign.cli import add_campaign_commands
-    except ImportError as exc:  # a broken campaign install must not break the catalog commands
-        import warnings
 
-        warnings.warn(f"campaign commands unavailable: {exc}", stacklevel=2)
-    else:
-        add_campaign_commands(sub)
+    add_campaign_commands(sub)
     return p
 
 
@@ -542,10 +529,6 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def _one_line_warnings() -> None:
     """geoshelf's own warnings (e.g. an unusable catalog entry that was skipped) as one stderr line."""
-    import warnings
-
-    from .errors import GeoshelfWarning
-
     shown = warnings.showwarning
     if getattr(shown, "_geoshelf", False):
         return
@@ -565,6 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoshelf`` command."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["bench"]:  # argparse's REMAINDER drops leading options: hand them over whole
+        # deferred: bench imports statistics and shlex (~5 ms at start-up); only `geoshelf bench` needs it
         from .bench import main as bench_main
 
         return bench_main(args_list[1:])

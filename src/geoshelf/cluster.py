@@ -25,6 +25,7 @@ import ast
 import asyncio
 import contextlib
 import difflib
+import logging
 import math
 import os
 import re
@@ -38,6 +39,7 @@ from typing import Any
 
 import dask.config
 import yaml
+from dask.utils import parse_bytes, parse_timedelta
 
 from .config import SITE_CONFIG, read_config, user_config_path
 from .errors import CatalogError, ClusterError, one_line
@@ -169,8 +171,6 @@ def settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def parse_duration(value: Any, what: str) -> float:
     """Seconds from ``90``, ``"90s"``, ``"10m"``, ``"1h"`` (a ClusterError names ``what``)."""
-    from dask.utils import parse_timedelta
-
     try:
         seconds = parse_timedelta(value, default="seconds")
     except (ValueError, KeyError, TypeError):
@@ -287,8 +287,6 @@ def get_profile(kind: str | None = None, overrides: Mapping[str, Any] | None = N
 
 
 def _check_profile(kind: str, s: dict[str, Any]) -> None:
-    from dask.utils import parse_bytes
-
     def positive_int(key: str, allow_none: bool = False) -> None:
         v = s.get(key)
         if v is None and allow_none:
@@ -393,8 +391,6 @@ class _QuietRecordedSubmissions:
 
 
 def _quiet_recorded_submissions() -> None:
-    import logging
-
     log = logging.getLogger("tornado.application")
     if not any(isinstance(f, _QuietRecordedSubmissions) for f in log.filters):
         log.addFilter(_QuietRecordedSubmissions())
@@ -443,9 +439,8 @@ def jobqueue_kwargs(profile: Profile) -> dict[str, Any]:
 
 def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
     """A cluster object for the profile; batch profiles submit nothing until they scale."""
-    import logging
-
     if profile.kind == "local":
+        # deferred: distributed costs ~0.4 s; a dry run and `job_script` start no cluster
         from distributed import LocalCluster
 
         s = profile.settings
@@ -457,6 +452,7 @@ def make_cluster(profile: Profile, *, ledger: JobLedger | None = None) -> Any:
                             silence_logs=logging.ERROR)
     if profile.kind == "gateway":
         return _gateway_cluster(profile)
+    # deferred: dask-jobqueue costs ~0.5 s; only batch profiles need it
     import dask_jobqueue
 
     cls: Any = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
@@ -477,12 +473,14 @@ def missing_interface(name: str | None) -> bool:
     """True when ``name`` is set but is not a network interface of this machine."""
     if not name:
         return False
+    # deferred: psutil costs ~12 ms; only a missing --interface check needs it
     import psutil
 
     return name not in psutil.net_if_addrs()
 
 
 def _gateway_auth(s: Mapping[str, Any]) -> Any:
+    # deferred: dask-gateway is optional (only the gateway profile)
     from dask_gateway import BasicAuth, JupyterHubAuth, KerberosAuth
 
     kind = s.get("auth")
@@ -498,6 +496,7 @@ def _gateway_auth(s: Mapping[str, Any]) -> Any:
 def _gateway_cluster(profile: Profile) -> Any:
     """A new cluster on the configured dask-gateway server (one line on any failure)."""
     try:
+        # deferred: dask-gateway is optional (only the gateway profile)
         from dask_gateway import Gateway
     except ImportError:  # pragma: no cover - a declared dependency
         raise ClusterError("gateway: the dask-gateway client library is not installed") from None
@@ -530,6 +529,7 @@ def client(profile: str | None = None, **overrides: Any) -> Any:
     settings (``client("slurm", queue="short", max_jobs=2)``).  The client becomes the default;
     ``client.cluster.close()`` releases the cluster (it also goes when the process exits).
     """
+    # deferred: distributed costs ~0.4 s; a dry run, status and report need no client
     from distributed import Client
 
     prof = get_profile(profile, overrides)
@@ -564,6 +564,7 @@ def job_script(profile: Profile) -> str | None:
         settings_["scheduler-host"] = "127.0.0.1"
         note = (f"# note: interface {interface!r} does not exist on this machine, so the scheduler address "
                 "below is a placeholder; run the driver where it exists\n")
+    # deferred: dask-jobqueue costs ~0.5 s; only batch profiles need it
     import dask_jobqueue
 
     cls: Any = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[profile.kind]
@@ -586,11 +587,13 @@ def _scheduler_address(sched: Mapping[str, Any], interface: str | None) -> str:
     host = sched.get("host")
     iface = sched.get("interface") or interface
     if not host and iface:
+        # deferred: psutil and distributed cost ~0.4 s; only a started cluster needs an address
         import psutil
 
         addrs = [a.address for a in psutil.net_if_addrs().get(iface, []) if a.family.name == "AF_INET"]
         host = addrs[0] if addrs else None
     if not host:
+        # deferred: distributed costs ~0.4 s; only a started cluster needs an address
         from distributed.utils import get_ip
 
         host = get_ip()
@@ -640,6 +643,7 @@ def open_session(profile: Profile) -> Iterator[Session]:
 
     Batch profiles scale adaptively between 0 and ``max-jobs`` jobs, submissions paced.
     """
+    # deferred: distributed costs ~0.4 s; a dry run, status and report need no client
     from distributed import Client
 
     ledger = None

@@ -17,6 +17,7 @@ exposes are listed in ``docs/reliability.md``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 
@@ -47,8 +48,6 @@ def _count_here(name: str) -> int:
 
 def _record(trace: str, name: str) -> int:
     """Append ``name`` to the trace under an exclusive lock; return how often it is there now."""
-    import fcntl
-
     fd = os.open(trace, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -29,6 +29,7 @@ from .atomic import write_file
 from .catalog import Catalog, Entry
 from .catalog.paths import relativize
 from .errors import GeoshelfError, GeoshelfWarning
+from .load import is_stale
 
 
 def view_path(catalog_path: str | os.PathLike[str]) -> Path:
@@ -38,8 +39,6 @@ def view_path(catalog_path: str | os.PathLike[str]) -> Path:
 
 
 def _fresh(entry: Entry, kind: str) -> Any:
-    from .load import is_stale
-
     rep = entry.representation(kind)
     if rep is None or kind == "original":
         return None

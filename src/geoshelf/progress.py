@@ -40,6 +40,7 @@ class Progress:
         self.done = already
         self.failed = 0
         if self.tty:
+            # deferred: tqdm costs ~30 ms at start-up; only a bar on a terminal needs it
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=already, desc=f"{label} {name}", unit=unit, file=self.stream,

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import xarray as xr
+
 from .catalog import Catalog, add_entry
-from .catalog.locate import owner_of
+from .catalog.catalog import owner_of
 from .catalog.model import Entry, Representation
 from .catalog.paths import is_url, stat_files
 from .convert.base import manifest_path, write_manifest
@@ -85,8 +87,6 @@ def _rescan(entry: Entry) -> Entry:
 def same_content(original: Any, converted: Any) -> bool:
     """True when every variable of ``original`` is in ``converted`` with equal values and coordinates
     (NaN equal to NaN; attributes ignored).  Computed chunk by chunk, never loaded whole."""
-    import xarray as xr
-
     if isinstance(original, xr.DataArray):
         original = original.to_dataset(name=original.name or "data")
     if isinstance(converted, xr.DataArray):

@@ -5,8 +5,8 @@ them, e.g. after installing a plugin in a running session); a plugin that fails 
 and is skipped, it never breaks ``import geoshelf`` or the other targets.  The target's name is
 its entry point's name.
 
-A leaf module (imports the contract and the errors only): the loader asks it for openers, the
-converters and the campaign code for targets, the CLI for flags and choices.
+A leaf module (imports the contract and the errors only): the catalog model asks it for the loader,
+the loader for openers, the converters and the campaign code for targets, the CLI for flags and choices.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from functools import cache, lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from .catalog.model import REPRESENTATION_ORDER
 from .contract import Converter, Loader
 from .errors import ConversionError, GeoshelfWarning
+
+#: Kinds of representation, best first (the loader's order of preference; geoshelf's targets are listed in it).
+REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet", "original")
 
 GROUP = "geoshelf.converters"
 #: The entry point group of the loader (one entry, ``geoshelf``).

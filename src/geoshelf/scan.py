@@ -8,7 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
+from .catalog.locate import storage_options_for
 from .catalog.model import FORMAT_DRIVERS, Entry
 from .catalog.paths import (
     compact_urlpath,
@@ -20,9 +23,13 @@ from .catalog.paths import (
     stat_files,
     visible_files,
 )
+from .catalog.remote import with_timeouts
+from .catalog.trust import check_storage_options
+from .config import SITE_CONFIG, read_config, user_config_path
 from .errors import SourceError
 from .load.formats import family, sniff
-from .load.original import open_original
+from .load.locks import HDF5_LOCK
+from .load.original import GRIB_BACKEND_KWARGS, open_original
 
 
 def collect_files(paths: Sequence[str],
@@ -79,8 +86,6 @@ MAX_FACET_CHARS = 200
 def facet_names() -> tuple[str, ...]:
     """The global attributes recorded as facets: ``facets:`` from the user config, then the site's,
     else the defaults."""
-    from .config import SITE_CONFIG, read_config, user_config_path
-
     for cfg in (user_config_path(), SITE_CONFIG):
         value = read_config(cfg).get("facets")
         if value is not None:
@@ -104,8 +109,6 @@ def _facet_value(value: Any) -> str | None:
 def describe(obj: Any, facets: Sequence[str] | None = None) -> dict[str, Any]:
     """Variables (with long_name / standard_name / units), facets from global attributes, dims,
     time range, bbox and CRS of an opened xarray object."""
-    import xarray as xr
-
     out: dict[str, Any] = {}
     ds = obj.to_dataset(name=obj.name or "band_data") if isinstance(obj, xr.DataArray) else obj
     out["variables"] = [str(v) for v in ds.data_vars if v != "spatial_ref"]
@@ -145,6 +148,7 @@ def describe(obj: Any, facets: Sequence[str] | None = None) -> dict[str, Any]:
         w, e = float(ds.x.min()) - res_x / 2, float(ds.x.max()) + res_x / 2
         s, n = float(ds.y.min()) - res_y / 2, float(ds.y.max()) + res_y / 2
         try:
+            # deferred: pyproj costs ~60 ms; only entries with a CRS need it
             from pyproj import Transformer
 
             t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
@@ -163,8 +167,6 @@ def describe_table(df: Any) -> dict[str, Any]:
     out["dims"] = {"index": len(pdf)}
     tcol = next((c for c in pdf.columns if str(c).lower() in ("time", "date", "datetime")), None)
     if tcol is not None and len(pdf):
-        import pandas as pd
-
         t = pd.to_datetime(pdf[tcol], errors="coerce")
         out["time_range"] = (t.min().isoformat()[:19], t.max().isoformat()[:19])
     lat = next((c for c in pdf.columns if str(c).lower() in ("lat", "latitude")), None)
@@ -177,9 +179,8 @@ def describe_table(df: Any) -> dict[str, Any]:
 
 def _netcdf_groups(path: str) -> list[str]:
     """Names of the top-level groups of a NetCDF4 file (none for NetCDF3 or on any error)."""
-    from .load.locks import HDF5_LOCK
-
     try:
+        # deferred: netCDF4 costs ~0.15 s; only NetCDF4 groups need it
         import netCDF4
 
         with HDF5_LOCK, netCDF4.Dataset(path) as nc:
@@ -214,16 +215,11 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
     ``storage_options`` are stored in the entry; options from the user's config (where
     credentials belong) are used to read but never written to the catalog.
     """
-    from .catalog.locate import storage_options_for
-
     stored_options = storage_options
     if stored_options:  # they go into a shared catalog: what a catalog may hold, never a credential
-        from .catalog.trust import check_storage_options
 
         check_storage_options(str(paths[0]) if paths else "", stored_options, "--storage-option")
     if paths:
-        from .catalog.remote import with_timeouts
-
         storage_options = with_timeouts(str(paths[0]),
                                         {**storage_options_for(str(paths[0])), **(storage_options or {})})
     files, urlpath = collect_files(paths, storage_options)
@@ -247,8 +243,6 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
             xkw.update(combine="by_coords", data_vars="minimal", coords="minimal", compat="override")
         args["xarray_kwargs"] = xkw
     elif fmt == "grib":
-        from .load.original import GRIB_BACKEND_KWARGS
-
         args["chunks"] = {}
         # intake-xarray passes these to xarray: cfgrib then writes no .idx file beside the source
         args["xarray_kwargs"] = {"engine": "cfgrib", "backend_kwargs": dict(GRIB_BACKEND_KWARGS),

@@ -21,6 +21,7 @@ from pathlib import Path
 from .catalog import Catalog
 from .catalog.model import Entry
 from .catalog.paths import is_url
+from .convert import shelf_root
 from .convert.base import MANIFEST_NAME, read_manifest, remove_path, tree_size
 from .convert.journal import journal_path
 
@@ -82,8 +83,6 @@ def _size(output: Path) -> int:
 def find_orphans(catalog_path: str | os.PathLike[str]) -> list[Orphan]:
     """Outputs on the shelf (and beside catalogued outputs) that no entry of the catalog, or of the
     catalogs it includes, names."""
-    from .convert import shelf_root
-
     root = Catalog(catalog_path)
     catalogs = list(_catalogs(root))
     named: set[str] = set()

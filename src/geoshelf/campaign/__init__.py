@@ -10,6 +10,7 @@ Modules: :mod:`.spec` (the YAML spec), :mod:`.plan` (units and batches), :mod:`.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ _LAZY = {"Plan": ".plan", "Unit": ".plan", "build_plan": ".plan", "RunSummary": 
 def __getattr__(name: str) -> Any:
     """Import the module behind a name on first use: ``geoshelf --help`` and the catalog commands do not pay
     for dask and distributed."""
-    import importlib
-
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

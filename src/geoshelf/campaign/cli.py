@@ -22,6 +22,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # deferred: campaign.run imports dask and distributed (~0.8 s at start-up)
     from .run import plan_campaign, run_campaign
 
     if args.dry_run:
@@ -31,6 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    # deferred: campaign.run imports dask and distributed (~0.8 s at start-up)
     from .run import run_campaign
 
     return run_campaign(args.spec, cluster=args.cluster, retry_failed=True, catalog=args.catalog,
@@ -44,6 +46,7 @@ def _ago(t: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    # deferred: campaign.run imports dask and distributed (~0.8 s at start-up)
     from .run import campaign_status
 
     st = campaign_status(args.spec, state_dir=args.state_dir)
@@ -68,6 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    # deferred: campaign.run imports dask and distributed (~0.8 s at start-up)
     from .run import campaign_report
 
     data, markdown = campaign_report(args.spec, state_dir=args.state_dir)

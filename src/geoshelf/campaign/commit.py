@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..catalog.catalog import edit_entries
-from ..catalog.locate import owner_of
+from ..catalog.catalog import edit_entries, owner_of
 from ..catalog.model import Entry, Representation
 from ..catalog.paths import relativize
 from ..convert.record import drop_obsolete_journal
+from ..intake_view import refresh_intake_view
 
 
 def _stored(rep: dict[str, Any], catalog_dir: str) -> Representation:
@@ -43,8 +43,6 @@ def commit(catalog_path: Path, units: Sequence[dict[str, Any]]) -> list[str]:
         done = _commit_file(owner, {local: rows[q] for local, q in names.items()})
         written.extend(names[local] for local in done)
     if written:
-        from ..intake_view import refresh_intake_view
-
         refresh_intake_view(catalog_path)
     return written
 

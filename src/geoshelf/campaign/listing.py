@@ -17,13 +17,17 @@ themselves are kept only when the campaign will run (a dry run keeps none).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog import check_name
 from ..errors import CampaignError, GeoshelfError
 
 _MASK = (1 << 128) - 1
@@ -106,6 +110,7 @@ _POW10 = None
 def _pow10() -> Any:
     global _POW10
     if _POW10 is None:
+        # deferred: numpy costs ~0.1 s; a dry run without a large listing needs none
         import numpy as np
 
         _POW10 = np.array([10 ** k for k in range(19)], dtype=np.uint64)
@@ -128,8 +133,6 @@ class _Grouper:
         self.groups: dict[str, Group] = {}
 
     def name_of(self, path: str) -> str:
-        from ..catalog import check_name
-
         fields = self.fields_of(path)
         if fields is None:
             raise CampaignError(f"{path}: file name does not match inputs.pattern {self.pattern!r}")
@@ -216,6 +219,7 @@ def _runs(data: bytes, lines: list[bytes]) -> list[tuple[bytes, bytes, int, int,
     """The runs of consecutive lines of one directory in ``data`` (its ``lines``): directory, first path,
     file count, bytes, digest (not reduced modulo 2**128) and index of the run's first line; None when a
     line is not of the plain form (absolute path, decimal size and mtime): the line path reads those."""
+    # deferred: numpy costs ~0.1 s; a dry run without a large listing needs none
     import numpy as np
 
     a = np.frombuffer(data, dtype=np.uint8)
@@ -372,10 +376,6 @@ def _ranges(listing: Path, total: int, parts: int) -> list[tuple[int, int]]:
 def _group_in_parallel(grouper: _Grouper, listing: Path, total: int, workers: int) -> None:
     """Read the listing's ranges in ``workers`` processes and merge them in order (a range a worker cannot
     read, e.g. one holding a comment or a bad line, is read here line by line, its errors numbered)."""
-    import multiprocessing
-    import threading
-    from concurrent.futures import ProcessPoolExecutor
-
     ranges = _ranges(listing, total, workers)
     # fork is cheap (nothing to import again) and safe while this process runs no other thread
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 \

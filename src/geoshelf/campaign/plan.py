@@ -12,6 +12,7 @@ one Dask task per batch, never one task (let alone one scheduler job) per file.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -22,10 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..catalog import Catalog, check_name
+from ..catalog.locate import default_catalog_path
 from ..catalog.model import Entry
+from ..catalog.paths import fingerprint, stat_files, visible_files
+from ..convert import get_target, shelf_root
+from ..convert.outputs import check_output_in_dir
 from ..errors import CampaignError, GeoshelfError
 from ..load.formats import format_from_suffix
-from .spec import CampaignSpec, check_catalog_is_not_spec
+from .listing import group_listing
+from .spec import CampaignSpec, check_catalog_is_not_spec, template_fields
 
 #: What a unit starts from: a catalogued entry, or files to shelve first.
 UnitKind = Literal["entry", "files"]
@@ -134,10 +141,6 @@ def jobs_needed(n_tasks: int, profile: Any, client_units: int = 0) -> int:
 def _expand(patterns: Sequence[str], missing: list[str] | None = None) -> list[str]:
     """The files of ``inputs.files``; with ``missing`` (a dry run) absent inputs are listed there
     instead of stopping the plan."""
-    import glob
-
-    from ..catalog.paths import visible_files
-
     files: list[str] = []
     for pat in patterns:
         if missing is not None:
@@ -165,8 +168,6 @@ def _expand(patterns: Sequence[str], missing: list[str] | None = None) -> list[s
 
 def group_files(spec: CampaignSpec, files: Sequence[str]) -> dict[str, list[str]]:
     """Entry name -> its files, by the spec's name template (and pattern)."""
-    from ..catalog import check_name
-
     rx = re.compile(spec.pattern) if spec.pattern else None
     groups: dict[str, list[str]] = {}
     for f in files:
@@ -191,16 +192,12 @@ def group_files(spec: CampaignSpec, files: Sequence[str]) -> dict[str, list[str]
 
 
 def _output_dir(spec: CampaignSpec, catalog_path: Path) -> Path:
-    from ..convert import shelf_root
-
     return spec.output if spec.output is not None else shelf_root(catalog_path)
 
 
 def _output(spec: CampaignSpec, catalog_path: Path, out_dir: Path | None, name: str) -> str:
     """A unit's output path, checked before any work: directly in the output directory; in a
     directory of the user's (``output:``) only a new path or an existing geoshelf output."""
-    from ..convert.outputs import check_output_in_dir
-
     assert out_dir is not None
     return str(check_output_in_dir(out_dir, name, shelf=spec.output is None, protect=[catalog_path]))
 
@@ -213,7 +210,6 @@ def resolve_catalog(spec: CampaignSpec) -> Path:
     """The campaign's catalog file: the spec's ``catalog:``, else the default catalog."""
     if spec.catalog is not None:
         return spec.catalog
-    from ..catalog.locate import default_catalog_path
 
     try:
         path = default_catalog_path().expanduser().absolute()
@@ -229,10 +225,6 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
     ``allow_missing`` (dry runs): input files that do not exist here (a site's paths checked from
     another machine) are listed in ``Plan.missing`` instead of stopping the plan.
     ``keep_files=False`` (dry runs) keeps no paths of a listing's files, only their count per unit."""
-    from ..catalog import Catalog
-    from ..catalog.paths import fingerprint, stat_files
-    from ..convert import get_target
-
     catalog_path = resolve_catalog(spec)
     target = get_target(spec.target) if spec.target else None
     out_dir = _output_dir(spec, catalog_path) if target else None
@@ -264,9 +256,6 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
             units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
                               bytes_in=sum(s.size for s in stats), output=output, entry=entry))
     elif spec.listing is not None:
-        from .listing import group_listing
-        from .spec import template_fields
-
         groups_l = group_listing(spec.listing, spec.name_template, spec.pattern,
                                  template_fields(spec.name_template, str(spec.path)), keep_files=keep_files,
                                  stats=listing_stats)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..catalog.yamlio import atomic_write_text
 from .state import State
 
 
@@ -114,8 +115,6 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def write_report(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.json`` into ``directory``; return their paths."""
-    from ..catalog.yamlio import atomic_write_text
-
     md, js = directory / "report.md", directory / "report.json"
     atomic_write_text(md, render_markdown(report))
     atomic_write_text(js, json.dumps(report, indent=2) + "\n")

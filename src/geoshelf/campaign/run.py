@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import contextlib
 import errno
 import heapq
+import resource
 import signal
 import sqlite3
 import sys
@@ -34,7 +35,7 @@ from .liveness import Heartbeat, driver_liveness
 from .plan import Plan, Unit, build_plan, jobs_needed, pack
 from .report import build_report, render_markdown, write_report
 from .spec import CampaignSpec, load_spec
-from .state import State
+from .state import State, state_size
 from .work import execute_unit, run_batch
 
 
@@ -233,6 +234,7 @@ class Driver:
             self.client_futs[self.pool.submit(execute_unit, u, self.plan.work)] = u
 
     def _wait(self) -> None:
+        # deferred: distributed costs ~0.4 s; a dry run, status and report need no client
         from distributed import wait
 
         if self.in_flight:
@@ -338,10 +340,6 @@ def plan_campaign(spec_path: str | Path, *, cluster: str | None = None, catalog:
 
     Validates the spec and resolves its inputs; writes nothing.
     """
-    import resource
-
-    from .state import state_size
-
     spec = load_spec(spec_path, catalog=catalog, state_dir=state_dir)
     profile = resolve_profile(spec, cluster)
     t0 = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..cluster import get_profile, parse_duration, settings
 from ..errors import CampaignError, ClusterError, ConversionError, one_line
 from ..registry import get_target, target_names
 
@@ -235,8 +236,6 @@ def check_catalog_is_not_spec(spec_path: Path, catalog_path: Path) -> None:
 def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None,
               state_dir: str | os.PathLike[str] | None = None) -> CampaignSpec:
     """Read and validate a campaign spec (``catalog``/``state_dir`` override the spec's)."""
-    from ..cluster import get_profile, parse_duration, settings
-
     p = Path(path).expanduser().absolute()
     where = str(p)
     data = _read(p)

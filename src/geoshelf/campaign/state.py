@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -149,8 +151,6 @@ class State:
 
     # -- runs ------------------------------------------------------------------------------------------
     def start_run(self, *, profile: str, max_jobs: int, workers: int) -> int:
-        import socket
-
         with self.transaction() as db:
             now = time.time()
             cur = db.execute("INSERT INTO runs (started, status, profile, max_jobs, workers, pid, host, heartbeat) "
@@ -253,8 +253,6 @@ class State:
 
 def state_size(units: Sequence[Any]) -> int:
     """Bytes of the state database these units would create: built in a temporary directory, then removed."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="geoshelf-state-") as tmp:
         st = State(Path(tmp) / "state.sqlite")
         try:

@@ -16,12 +16,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import dask
+
+from ..convert import get_target
+from ..convert.base import run
 from ..errors import GeoshelfError, one_line
 from .plan import Unit, Work
 
 
 def _worker_name() -> str:
     try:
+        # deferred: distributed costs ~0.4 s; only a unit run on a worker has a worker name to ask
         from distributed import get_worker
 
         return str(get_worker().name)
@@ -37,12 +42,9 @@ def execute_unit(unit: Unit, work: Work, *, inline: bool = False) -> dict[str, A
     Without it the graph goes to the default scheduler (the campaign's client).
     """
     if inline:
-        import dask
-
         with dask.config.set(scheduler="sync"):
             return execute_unit(unit, work)
-    from ..convert import get_target
-    from ..convert.base import run
+    # deferred: scan imports xarray (~1 s); a dry run and the driver plan units without it
     from ..scan import scan
 
     started = time.time()

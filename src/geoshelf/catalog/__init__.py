@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..registry import REPRESENTATION_ORDER
 from .catalog import Catalog, SearchResult, add_entry, check_name, edit_entries, remove_entry, update_entry
 from .locate import default_catalog_path, demo_catalog_path, demo_dir
-from .model import ALLOWED_DRIVERS, FORMAT_DRIVERS, REPRESENTATION_ORDER, Entry, Provenance, Representation
+from .model import ALLOWED_DRIVERS, FORMAT_DRIVERS, Entry, Provenance, Representation
 
 __all__ = [
     "ALLOWED_DRIVERS", "FORMAT_DRIVERS", "REPRESENTATION_ORDER", "Catalog", "Entry", "Provenance",

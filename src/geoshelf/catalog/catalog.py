@@ -9,6 +9,7 @@ that nothing else changed the file meanwhile, and writes atomically.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -252,8 +253,6 @@ class Catalog:
 
     def _suggest(self, name: str) -> str:
         """``(did you mean 'sst'?)`` from the closest names, qualified names of included catalogs too."""
-        import difflib
-
         names = list(self._raw)
         if len(names) <= 10_000:
             with contextlib.suppress(GeoshelfError):
@@ -428,6 +427,27 @@ class SearchResult(dict[str, "Entry"]):
 
 # -- file-level edits -----------------------------------------------------------------------------
 
+def read_sources(path: Path) -> Mapping[str, dict[str, Any]]:
+    """The validated entries of a catalog file, in file order (what :func:`~.writer.edit_sources` edits)."""
+    return Catalog(path)._raw
+
+
+def owner_of(catalog_path: Path, name: str) -> tuple[Path, str]:
+    """The catalog file holding entry ``name`` and its name there: a qualified name (``team.sst``)
+    reaches into included catalogs (so edits land where the entry lives)."""
+    if "." not in name:
+        return catalog_path, name
+    cat = Catalog(catalog_path)
+    local = name
+    while "." in local and local not in set(cat):
+        head, rest = local.split(".", 1)
+        sub = cat[head] if head in set(cat) else None
+        if not isinstance(sub, Catalog):
+            break
+        cat, local = sub, rest
+    return cat.path, local
+
+
 def _to_node(entry: Entry, catalog_dir: str) -> dict[str, Any]:
     return entry.replace(catalog_dir=catalog_dir).to_source()
 
@@ -452,7 +472,7 @@ def add_entry(path: str | os.PathLike[str], entry: Entry, *, overwrite: bool = F
             raise NameClashError(f"{p}: an entry named {entry.name!r} already exists (choose another --name)")
         return {entry.name: node}
 
-    edit_sources(p, plan, create=True)
+    edit_sources(p, plan, read=read_sources, create=True)
     if sidecar:
         freshness.prune(p, entry.name, keep=sidecar)
 
@@ -467,7 +487,7 @@ def update_entry(path: str | os.PathLike[str], entry: Entry) -> None:
             raise EntryNotFoundError(f"{p}: no entry named {entry.name!r}")
         return {entry.name: node}
 
-    edit_sources(p, plan)
+    edit_sources(p, plan, read=read_sources)
 
 
 def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
@@ -496,7 +516,7 @@ def edit_entries(path: str | os.PathLike[str], names: Sequence[str],
             out[new.name] = _to_node(new, str(p.parent))
         return out
 
-    return list(edit_sources(p, plan, create=create))
+    return list(edit_sources(p, plan, read=read_sources, create=create))
 
 
 def remove_entry(path: str | os.PathLike[str], name: str) -> None:
@@ -508,5 +528,5 @@ def remove_entry(path: str | os.PathLike[str], name: str) -> None:
             raise EntryNotFoundError(f"{p}: no entry named {name!r}")
         return {name: None}
 
-    edit_sources(p, plan)
+    edit_sources(p, plan, read=read_sources)
     freshness.prune(p, name)

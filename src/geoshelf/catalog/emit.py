@@ -16,6 +16,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import yaml
+from ruamel.yaml.nodes import ScalarNode
+
+from .yamlio import _yaml
+
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 #: Strings ruamel writes plain (when both YAML 1.1 and 1.2 read them as text).
 _PLAIN = re.compile(r"[A-Za-z0-9_/][\x20-\x22\x24-\x7e]*\Z")  # printable ASCII but '#'; no indicator first
@@ -31,11 +36,6 @@ class _Bail(Exception):
 
 @lru_cache(maxsize=1)
 def _resolvers() -> tuple[Any, Any, Any, Any]:
-    import yaml
-    from ruamel.yaml.nodes import ScalarNode
-
-    from .yamlio import _yaml
-
     return yaml.resolver.Resolver(), yaml.ScalarNode, _yaml().resolver, ScalarNode
 
 

@@ -65,24 +65,6 @@ def default_catalog_path() -> Path:
     return demo
 
 
-def owner_of(catalog_path: Path, name: str) -> tuple[Path, str]:
-    """The catalog file holding entry ``name`` and its name there: a qualified name (``team.sst``)
-    reaches into included catalogs (so edits land where the entry lives)."""
-    if "." not in name:
-        return catalog_path, name
-    from .catalog import Catalog  # not at the top: catalog.py imports this module
-
-    cat = Catalog(catalog_path)
-    local = name
-    while "." in local and local not in set(cat):
-        head, rest = local.split(".", 1)
-        sub = cat[head] if head in set(cat) else None
-        if not isinstance(sub, Catalog):
-            break
-        cat, local = sub, rest
-    return cat.path, local
-
-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CatalogError
+from ..registry import REPRESENTATION_ORDER, loader  # the loader is a plugin: no import of geoshelf.load here
 from .html import entry_html
 from .locate import origin, storage_options_for
 from .paths import expand, resolve
 from .remote import with_timeouts
 from .trust import effective_storage_options
-
-#: Kinds of representation, best first (the loader's order of preference).
-REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet", "original")
 
 #: Source formats and the stock intake / intake-xarray driver that opens each.
 FORMAT_DRIVERS: dict[str, str] = {
@@ -192,8 +190,6 @@ class Entry:
         Source files missing or added since catalogued give a ``FileSetChangedWarning``
         naming them; with ``strict=True`` a ``FileSetChangedError`` instead.
         """
-        from ..registry import loader  # the loader is a plugin of the catalog: no import of geoshelf.load here
-
         return loader().open_entry(self, representation=representation, chunks=chunks, strict=strict, **kwargs)
 
     def read(self, **kwargs: Any) -> Any:

@@ -84,6 +84,7 @@ def expand(urlpath: str | Sequence[str], catalog_dir: str | os.PathLike[str] | N
     for item in items:
         url = resolve(str(item), catalog_dir, expand_user=expand_user)
         if is_url(url):
+            # deferred: fsspec costs 0.1-0.4 s at every start-up; only URLs need it
             import fsspec
 
             with remote_errors(url, "cannot list"):
@@ -122,6 +123,7 @@ def stat_files(files: Iterable[str], storage_options: dict[str, Any] | None = No
     out = []
     for f in files:
         if is_url(f):
+            # deferred: fsspec costs 0.1-0.4 s at start-up; only URLs need it
             import fsspec
 
             with remote_errors(f, "cannot stat"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CatalogError
+from .catalog import read_sources
 from .paths import relativize, resolve
 from .writer import edit_sources
 
@@ -63,4 +64,4 @@ def relocate(path: str | os.PathLike[str], old_prefix: str, new_prefix: str) -> 
                 changed[str(name)] = src
         return changed
 
-    return list(edit_sources(p, plan))
+    return list(edit_sources(p, plan, read=read_sources))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import read_config, user_config_path
 from ..errors import CatalogError, SourceError, one_line
 
 CONNECT_TIMEOUT_S = 10.0
@@ -42,8 +43,6 @@ def _seconds(value: Any, where: str) -> float:
 
 def timeouts() -> Timeouts:
     """The timeouts in force: environment, else the user config's ``remote:``, else the defaults."""
-    from ..config import read_config, user_config_path
-
     cfg = read_config(user_config_path()).get("remote") or {}
     if not isinstance(cfg, dict):
         raise CatalogError(f"{user_config_path()}: 'remote:' must be a mapping")
@@ -66,6 +65,7 @@ def with_timeouts(url: str, options: dict[str, Any], limits: Timeouts | None = N
     t = limits or timeouts()
     out = dict(options)
     if proto in ("http", "https"):
+        # deferred: aiohttp costs ~0.2-0.4 s at start-up; only http(s) URLs need it
         import aiohttp
 
         client = dict(out.get("client_kwargs") or {})
@@ -125,16 +125,18 @@ def _describe_one(exc: BaseException, t: Timeouts) -> str:
 #: Exceptions a remote read may end in (network, protocol, HTTP status).
 def _remote_errors() -> tuple[type[BaseException], ...]:
     kinds: list[type[BaseException]] = [OSError, TimeoutError, ValueError]
+    # deferred (all three): aiohttp and fsspec cost ~0.5 s at every start-up and botocore is optional;
+    # only the mapping of a failed remote read needs them
     with contextlib.suppress(ImportError):
-        import aiohttp
+        import aiohttp  # deferred: see above
 
         kinds.append(aiohttp.ClientError)
     with contextlib.suppress(ImportError):
-        import botocore.exceptions
+        import botocore.exceptions  # deferred: see above
 
         kinds += [botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError]
     with contextlib.suppress(ImportError):
-        from fsspec.exceptions import FSTimeoutError
+        from fsspec.exceptions import FSTimeoutError  # deferred: see above
 
         kinds.append(FSTimeoutError)
     return tuple(kinds)

@@ -25,6 +25,7 @@ def cache_dir() -> Path:
 
 def fetch(url: str) -> Path:
     """Download the catalog at ``url`` (http or https) into the cache and return the local copy."""
+    # deferred: urllib.request costs ~20 ms at every start-up; only remote catalogs need it
     import urllib.error
     import urllib.request
 

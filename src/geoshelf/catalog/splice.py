@@ -16,10 +16,13 @@ edit touches, their neighbours and the last one, checked the same way (no search
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 from .emit import emit
 from .model import plain_data
@@ -187,10 +190,6 @@ def sparse_layout(b: bytes, sources_at: int, keys: tuple[tuple[str, int], ...], 
 def verify(b: bytes, layout: Layout, i: int, expected: Any) -> None:
     """Raise :class:`Unhandled` unless entry ``i``'s text, parsed on its own by the safe loader, is
     ``expected`` (the entry as the loader read the whole file): its span is then exactly right."""
-    import json
-
-    import yaml
-
     _lead, key, end = entry_span(b, layout, i)
     name = layout.keys[i][0]
     try:
@@ -276,10 +275,6 @@ def render_entry(name: str, source: Mapping[str, Any], old: str | None = None) -
 
 def _reads_back(text: str, name: str, source: Mapping[str, Any]) -> bool:
     """Whether a safe loader reads ``text`` as exactly ``{name: source}``."""
-    import json
-
-    import yaml
-
     try:
         parsed = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
@@ -305,7 +300,6 @@ def _exact_floats(node: Any) -> None:
 def _has_anchors(text: str) -> bool:
     if "&" not in text:
         return False
-    import yaml
 
     try:
         events = yaml.parse(io.StringIO(text), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..errors import GeoshelfError
 from .model import Entry
 
 #: Columns every table has, in order; facet columns follow, sorted.
@@ -45,6 +46,7 @@ def entry_row(name: str, entry: Entry) -> dict[str, Any]:
 
 def entries_frame(items: Iterable[tuple[str, Entry]]) -> Any:
     """A pandas DataFrame with one row per (qualified name, entry)."""
+    # deferred: pandas costs ~0.5 s at start-up; only the table views need it
     import pandas as pd
 
     rows = [entry_row(name, entry) for name, entry in items]
@@ -54,8 +56,6 @@ def entries_frame(items: Iterable[tuple[str, Entry]]) -> Any:
 
 def unique_values(df: Any, columns: str | Sequence[str] | None = None) -> dict[str, list[Any]]:
     """Distinct non-missing values per column, list cells flattened, sorted where comparable."""
-    from ..errors import GeoshelfError
-
     cols = [columns] if isinstance(columns, str) else list(columns) if columns is not None else list(df.columns)
     missing = [c for c in cols if c not in df.columns]
     if missing:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UnsafeCatalogError
+from .locate import origin
 
 Check = Callable[[Any], bool]
 
@@ -361,8 +362,6 @@ def check_entry(entry: Any) -> Any:
     for i, url in enumerate(urls):
         check_path(url, "args.urlpath" if len(urls) == 1 else f"args.urlpath[{i}]")
     if len(urls) > 1:
-        from .locate import origin
-
         places = {origin(u) for u in urls}
         if len(places) > 1:  # one set of storage options (and credentials) serves every file
             raise UnsafeCatalogError("args.urlpath names files on several hosts or buckets; an entry reads "

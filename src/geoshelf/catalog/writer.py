@@ -33,14 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from filelock import Timeout
+from ruamel.yaml.comments import CommentedMap
 
 from ..atomic import fsync_dir, temp_beside
 from ..errors import CatalogError
 from ..faults import fault_point
+from .index import Index, Moves, key_offsets, save_offsets, update_rows
 from .limits import read_regular_bytes
-from .splice import Layout, Spliced, Unhandled, layout_from_lines, locate, sparse_layout, splice
-from .yamlio import LOCK_TIMEOUT_S, lock_for
+from .splice import Layout, Spliced, Unhandled, layout_from_lines, locate, merge, sparse_layout, splice
+from .yamlio import LOCK_TIMEOUT_S, dump_text, lock_for, parse_text
 
 #: A file modified longer ago than this is settled (no writer is still busy with it).
 SETTLE_S = 1.0
@@ -53,6 +56,9 @@ SPARSE_MAX = 16
 Changes = dict[str, dict[str, Any] | None]
 #: What the caller of :func:`edit_sources` gives: the current entries -> the changes.
 Plan = Callable[[Mapping[str, dict[str, Any]]], Mapping[str, dict[str, Any] | None]]
+#: How the caller reads a catalog file's validated entries (``catalog.read_sources``: the safe loader,
+#: or the fresh derived index); the writer sits below the catalog class and does not open catalogs itself.
+Reader = Callable[[Path], Mapping[str, dict[str, Any]]]
 
 NEW_CATALOG = (b"# geoshelf catalog: an intake v1 catalog; geoshelf keeps its fields under metadata.geoshelf\n"
                b"metadata:\n  version: 1\nsources: {}\n")
@@ -173,13 +179,10 @@ def _blank(data: bytes) -> bool:
     return len(data) < 65536 and not data.strip()
 
 
-def _view(p: Path, base: _Base) -> _View:
+def _view(p: Path, base: _Base, read: Reader) -> _View:
     if base.stat is None or _blank(base.data):
         return _View(sources={})
-    from .catalog import Catalog
-
-    cat = Catalog(p)  # validates (safe loader; refuses unsafe or malformed catalogs) or opens the fresh index
-    return _View(sources=cat._raw)
+    return _View(sources=read(p))  # validates (safe loader; refuses unsafe or malformed catalogs) or the index
 
 
 def _layout(data: bytes, names: list[str], p: Path) -> Layout:
@@ -188,9 +191,6 @@ def _layout(data: bytes, names: list[str], p: Path) -> Layout:
         return locate(data, names)
     except Unhandled:
         pass
-    from ruamel.yaml.comments import CommentedMap
-
-    from .yamlio import parse_text
 
     doc = parse_text(data.decode("utf-8"), str(p))
     if not isinstance(doc, CommentedMap) or "sources" not in doc:
@@ -214,8 +214,6 @@ def _splice(p: Path, base: _Base, data: bytes, view: _View, changes: Changes) ->
     """The file with ``changes`` spliced in.  With a fresh derived index that recorded where the entries are
     (after an earlier edit), a few changes need no search of the file: only the entries around them are
     located and checked; otherwise every entry is located, and the offsets recorded for the next edit."""
-    from .index import Index, key_offsets, save_offsets
-
     if base.stat is None or data is not base.data:
         return splice(data, _layout(data, list(view.sources), p), changes, view.sources)
     if isinstance(view.sources, Index) and len(changes) <= SPARSE_MAX:
@@ -233,11 +231,6 @@ def _splice(p: Path, base: _Base, data: bytes, view: _View, changes: Changes) ->
 
 def _render_whole(data: bytes, changes: Changes, p: Path) -> bytes:
     """Last resort for layouts the splicer does not handle: ruamel re-renders the whole document."""
-    from ruamel.yaml.comments import CommentedMap
-
-    from .splice import merge
-    from .yamlio import dump_text, parse_text
-
     doc = parse_text(data.decode("utf-8"), str(p)) if not _blank(data) else None
     if doc is None:
         doc = parse_text(NEW_CATALOG.decode())
@@ -274,8 +267,6 @@ def _effective(changes: Mapping[str, dict[str, Any] | None], sources: Mapping[st
 
 def _index_rows(rendered: Mapping[str, str], changes: Changes) -> dict[str, dict[str, Any] | None] | None:
     """The changed entries as the safe loader reads them (what the derived index stores), or None."""
-    import yaml
-
     rows: dict[str, dict[str, Any] | None] = {}
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for name, source in changes.items():
@@ -292,7 +283,7 @@ def _index_rows(rendered: Mapping[str, str], changes: Changes) -> dict[str, dict
     return rows
 
 
-def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = False) -> Changes:
+def edit_sources(path: str | os.PathLike[str], plan: Plan, *, read: Reader, create: bool = False) -> Changes:
     """Change some entries of the catalog file at ``path`` in one locked, atomic, verified write.
 
     ``plan(entries)`` gets the current entries (name -> plain source, in file order; validated by
@@ -300,6 +291,7 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
     comments inside it, or appends a new one), or None (removes it).  It may be called more than
     once (when another program changed the file meanwhile) and must not have side effects.
     Returns the changes written (none when nothing would change: the file is not touched).
+    ``read(path)`` gives the file's validated entries (:func:`geoshelf.catalog.catalog.read_sources`).
     With ``create=True`` a missing file starts as an empty catalog.
     """
     p = Path(path)
@@ -324,7 +316,7 @@ def edit_sources(path: str | os.PathLike[str], plan: Plan, *, create: bool = Fal
                                    f"{p}: not a regular file (a FIFO, device or socket cannot be a catalog)")
             base = _Base(data=read_regular_bytes(p) if st is not None else b"", stat=st)
             try:
-                view = _view(p, base)
+                view = _view(p, base, read)
             except CatalogError:
                 if _changed_since(p, st):
                     continue  # half-written by another program while it was read: settle again
@@ -379,12 +371,10 @@ def _publish(p: Path, base: _Base, new: Sequence[bytes | memoryview], deadline: 
 
 
 def _update_index(p: Path, old: os.stat_result, changes: Changes, spliced: Spliced | None) -> None:
-    from .index import Moves, update_rows
-
     rows = _index_rows(spliced.rendered if spliced is not None else {}, changes)
     st = _stat(p)
     if rows is not None and st is not None:
         update_rows(p, old, st, rows, Moves(spliced.shifts, spliced.placed) if spliced is not None else None)
 
 
-__all__ = ["QUIET_S", "SETTLE_S", "SPARSE_MAX", "Changes", "Plan", "edit_sources"]
+__all__ = ["QUIET_S", "SETTLE_S", "SPARSE_MAX", "Changes", "Plan", "Reader", "edit_sources"]

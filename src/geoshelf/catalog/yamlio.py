@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml as pyyaml
 from filelock import FileLock
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -38,8 +39,6 @@ def _yaml11_safe_str(representer: Any, data: str) -> Any:
     ruamel writes YAML 1.2, where ``no``, ``on`` or ``1_000`` are plain strings; PyYAML
     would read them as ``False``, ``True`` or ``1000``.
     """
-    import yaml as pyyaml
-
     tag = pyyaml.resolver.Resolver().resolve(pyyaml.ScalarNode, data, (True, False))
     if tag != "tag:yaml.org,2002:str":
         return representer.represent_scalar("tag:yaml.org,2002:str", data, style="'")

@@ -13,25 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import Catalog, Entry, Representation
+from ..catalog.locate import default_catalog_path
 from ..errors import ConversionError
+from ..intake_view import refresh_intake_view
 from ..registry import get_target, list_targets, refresh_targets
 from .base import Converter, Outcome, run
-from .outputs import check_explicit_output, output_in_shelf
+from .outputs import check_explicit_output, output_in_shelf, shelf_root
 from .record import drop_obsolete_journal, record_output, replay_journal
-
-ENV_SHELF = "GEOSHELF_SHELF_ROOT"
-
-
-def shelf_root(catalog_path: Path) -> Path:
-    """Where outputs go: ``$GEOSHELF_SHELF_ROOT``, ``shelf:`` in the user config, else ``shelf/`` beside the catalog."""
-    if os.environ.get(ENV_SHELF):
-        return Path(os.environ[ENV_SHELF]).expanduser()
-    from ..config import read_config, user_config_path
-
-    cfg = read_config(user_config_path()).get("shelf")
-    if cfg:
-        return Path(str(cfg)).expanduser()
-    return catalog_path.parent / "shelf"
 
 
 def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: str | os.PathLike[str] | None = None,
@@ -60,7 +48,6 @@ def convert_entry(entry: Entry, to: str, *, catalog_path: Path | None, output: s
             drop_obsolete_journal(out.absolute())
         else:
             record_output(catalog_path, entry.name, outcome.representation, Path(outcome.representation.path))
-            from ..intake_view import refresh_intake_view
 
             refresh_intake_view(catalog_path)
     return outcome
@@ -70,9 +57,7 @@ def convert(entry: Entry | str, to: str, *, catalog: Catalog | str | os.PathLike
             output: str | os.PathLike[str] | None = None, validate: str = "full", **options: Any) -> Representation:
     """Convert a catalogued entry (or its name in ``catalog``) and record the result; return the representation."""
     if catalog is None:
-        from .. import open_catalog
-
-        cat = open_catalog()
+        cat = Catalog(default_catalog_path())
     else:
         cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
     e = cat[entry] if isinstance(entry, str) else entry

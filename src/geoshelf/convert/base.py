@@ -18,24 +18,26 @@ import functools
 import glob
 import json
 import os
-import shutil
 import socket
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
+from ..atomic import remove_path
 from ..catalog import freshness
 from ..catalog.model import Entry, Provenance, Representation
 from ..catalog.paths import FileStat, common_root, is_url
 from ..contract import Appended, Converter, Option, Plan, Sources, Validation
 from ..errors import ConversionError, GeoshelfError, SourceError, ValidationError
 from ..faults import fault_point
+from ..registry import list_targets
 from .journal import journal_path, recover_publish, remove_journal, write_journal
 
 MANIFEST_NAME = ".geoshelf-manifest.json"
@@ -51,7 +53,6 @@ def library_versions() -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def _library_versions() -> tuple[tuple[str, str], ...]:
     # read once per process: ~8 ms of package metadata per call, paid by every unit of a campaign
-    from importlib.metadata import PackageNotFoundError, version
 
     out = []
     for pkg in ("geoshelf", "xarray", "zarr", "numcodecs", "kerchunk", "dask", "rasterio", "rio-cogeo",
@@ -67,6 +68,7 @@ def on_dask_worker() -> bool:
     if "distributed" not in sys.modules:  # no worker or client without it; importing it costs ~0.4 s
         return False
     try:
+        # deferred: distributed costs ~0.4 s; only a run on a dask.distributed client needs it
         from distributed import get_worker
 
         get_worker()
@@ -81,6 +83,7 @@ def dask_client(*, on_worker: bool = False) -> Any:
     if "distributed" not in sys.modules or (not on_worker and on_dask_worker()):
         return None
     try:
+        # deferred: distributed costs ~0.4 s; only a run on a dask.distributed client needs it
         from distributed import get_client
 
         return get_client()
@@ -98,15 +101,6 @@ def tree_size(path: Path) -> tuple[int, int]:
             total += os.path.getsize(os.path.join(root, f))
             count += 1
     return total, count
-
-
-def remove_path(path: Path) -> None:
-    """Delete a file or directory tree if it exists."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def manifest_path(output: Path) -> Path:
@@ -217,8 +211,6 @@ def check_request(converter: Converter[Any], entry: Entry, output: Path, validat
         raise ConversionError(f"--validate must be one of {', '.join(converter.validations)} for target "
                               f"{converter.name!r}, not {validate!r}")
     if not converter.can_convert(entry):
-        from ..registry import list_targets
-
         others = sorted(n for n, cls in list_targets().items() if n != converter.name and entry.format in cls.formats)
         raise ConversionError(
             f"{entry.name}: target {converter.name!r} cannot convert {entry.format} data "

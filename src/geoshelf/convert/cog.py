@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ..catalog.model import Entry, Representation
 from ..contract import Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.cog import open_cog_representation
+from ..load.original import open_original
 
 PROFILES = ("deflate", "zstd", "lzw", "packbits", "raw")
 RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "gauss", "rms")
@@ -78,6 +80,7 @@ def _stamp(t: Any) -> str:
 
 def _same_crs(written: Any, crs: Any) -> bool:
     """True when the CRS GDAL wrote is the source's (compared by pyproj, axis order aside)."""
+    # deferred: pyproj ~60 ms at `convert --help` (every target is imported); only COG writes need it
     from pyproj import CRS
 
     got = CRS.from_user_input(written.to_wkt())
@@ -86,6 +89,7 @@ def _same_crs(written: Any, crs: Any) -> bool:
 
 def _grid_crs(ds: Any, da: Any, ydim: str, xdim: str, entry_crs: str | None, where: str) -> Any:
     """The CRS of the variable's grid: its CF grid mapping, else lat/lon degrees, else the entry's."""
+    # deferred: pyproj ~60 ms at `convert --help`; only COG writes need it
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
@@ -165,6 +169,7 @@ def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: st
     adds an ``OVERVIEW_RESAMPLING`` tag, so the representation differed from its source (#10).
     Overview levels follow rio-cogeo's rule: halve until a side fits in one block.
     """
+    # deferred: rasterio and rio-cogeo cost ~0.5 s at `convert --help`; only COG writes need them
     import rasterio
     from rasterio.shutil import copy
     from rio_cogeo.utils import get_maximum_overview_level
@@ -224,12 +229,11 @@ class CogConverter(Converter[None]):
     def _fields(self, plan: Plan[None]) -> Any:
         """The NetCDF variable as (time, y, x) on a regular grid, with its CRS; refuses what a
         2-D raster cannot hold, naming a way out."""
-        from ..load.original import open_original
-
         ds = open_original(plan.files, "netcdf", storage_options=plan.entry.storage_options)
         return raster_fields(ds, plan.options, plan.files[0], plan.entry.crs)
 
     def write(self, plan: Plan[None], path: Path) -> None:
+        # deferred: rioxarray costs ~1.5 s at `convert --help` (it registers the .rio accessor used below)
         import rioxarray  # noqa: F401 - registers the .rio accessor
 
         path.mkdir(parents=True)
@@ -257,8 +261,8 @@ class CogConverter(Converter[None]):
                            opts["blocksize"], opts["overview_resampling"])
 
     def validate(self, plan: Plan[None], path: Path) -> Validation:
+        # deferred: rioxarray, rio-cogeo and rasterio cost ~1.5 s at `convert --help`
         import rioxarray
-        import xarray as xr
         from rio_cogeo.cogeo import cog_validate
 
         outputs = sorted(path.glob("*.tif"))
@@ -267,6 +271,7 @@ class CogConverter(Converter[None]):
             if not valid:
                 raise ValidationError(f"{out.name}: not a valid COG: {'; '.join(errors)}")
         if plan.entry.format == "geotiff":
+            # deferred: rasterio costs ~0.35 s at `convert --help`; only validating a GeoTIFF's COG needs it
             import rasterio
 
             for f in plan.files:  # rasterio directly: a rioxarray open costs more than reading a tile

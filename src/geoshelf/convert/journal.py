@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_file
+from ..atomic import remove_path, write_file
 
 JOURNAL_SUFFIX = ".journal.json"
 
@@ -64,8 +64,6 @@ def recover_publish(output: Path) -> str:
 
     Call it under the output's lock, before leftovers are cleaned up.
     """
-    from .base import remove_path
-
     data = read_journal(output)
     if data is None:
         return ""

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import SourceError
-from .sources import SMALL_BYTES, SourceFile, SourceVar
+from .sourcefile import SMALL_BYTES, SourceFile, SourceVar
 
 _TYPES = {1: ">i1", 2: "S1", 3: ">i2", 4: ">i4", 5: ">f4", 6: ">f8"}
 _DIMENSION, _VARIABLE, _ATTRIBUTE = 10, 11, 12

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..config import read_config, user_config_path
 from ..errors import ConversionError
 from .base import MANIFEST_NAME
 from .journal import journal_path
@@ -97,5 +98,18 @@ def check_output_in_dir(directory: str | os.PathLike[str], name: str, *, shelf: 
     return out
 
 
-__all__ = ["MAX_OUTPUT_NAME", "check_explicit_output", "check_output_in_dir", "check_output_name",
-           "is_geoshelf_output", "output_in_shelf"]
+ENV_SHELF = "GEOSHELF_SHELF_ROOT"
+
+
+def shelf_root(catalog_path: Path) -> Path:
+    """Where outputs go: ``$GEOSHELF_SHELF_ROOT``, ``shelf:`` in the user config, else ``shelf/`` beside the catalog."""
+    if os.environ.get(ENV_SHELF):
+        return Path(os.environ[ENV_SHELF]).expanduser()
+    cfg = read_config(user_config_path()).get("shelf")
+    if cfg:
+        return Path(str(cfg)).expanduser()
+    return catalog_path.parent / "shelf"
+
+
+__all__ = ["ENV_SHELF", "MAX_OUTPUT_NAME", "check_explicit_output", "check_output_in_dir", "check_output_name",
+           "is_geoshelf_output", "output_in_shelf", "shelf_root"]

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
 
 from ..catalog.model import Entry, Representation
 from ..contract import Converter, Option, Plan, Validation
@@ -76,9 +78,6 @@ class ParquetConverter(Converter[None]):
         return open_parquet_representation(entry, rep, chunks=chunks, **kwargs)
 
     def write(self, plan: Plan[None], path: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.dataset as pads
-
         df = read_table(plan)
         cols = list(df.columns)
         tcol = _find(cols, ("time", "date", "datetime"))

@@ -15,11 +15,13 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from ..catalog import Catalog, Entry, Representation, edit_entries
-from ..catalog.locate import owner_of
+from ..catalog.catalog import owner_of
+from ..catalog.lint import Problem
 from ..catalog.paths import relativize
 from ..errors import CatalogError, EntryNotFoundError, GeoshelfError
 from ..faults import fault_point
 from .journal import read_journal, remove_journal, unrecorded_outputs, write_journal
+from .outputs import shelf_root
 
 
 def record_output(catalog_path: Path, entry_name: str, rep: Representation, output: Path) -> None:
@@ -73,9 +75,6 @@ def replay_journal(catalog_path: Path, output: Path) -> str:
 
 def lint_journals(catalog_path: Path) -> list[Any]:
     """``lint`` problems (warnings) for outputs of this catalog that are published but not recorded."""
-    from ..catalog.lint import Problem
-    from . import shelf_root  # not at the top: geoshelf.convert imports this module
-
     dirs = [shelf_root(catalog_path)]
     try:
         for _name, entry in Catalog(catalog_path).walk():

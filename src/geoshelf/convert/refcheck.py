@@ -23,6 +23,8 @@ NetCDF3 header parser), for every variable of every file:
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -30,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xarray.conventions import decode_cf_variable
 
 from ..contract import Validation
 from ..errors import ValidationError, one_line
@@ -43,8 +46,6 @@ _DECODE = (*PACKING, "units", "calendar")
 
 
 def _load(value: Any) -> Any:
-    import json
-
     if isinstance(value, (bytes, str)):
         return json.loads(value)
     return value
@@ -83,8 +84,6 @@ def _inline_bytes(value: str | bytes) -> bytes:
     if isinstance(value, bytes):
         return value
     if value.startswith("base64:"):
-        import base64
-
         return base64.b64decode(value[len("base64:"):])
     return value.encode()
 
@@ -130,8 +129,6 @@ def _masked(dtype: np.dtype, *values: Any) -> set[float | str]:
 
 def _decoded(name: str, sv: SourceVar, raw: np.ndarray) -> np.ndarray:
     """Values of a source variable as xarray decodes them when it opens the file."""
-    from xarray.conventions import decode_cf_variable
-
     attrs = {k: v for k, v in sv.attrs.items() if k in _DECODE}
     var = xr.Variable(tuple(f"_d{i}" for i in range(raw.ndim)), raw, attrs)
     return np.asarray(decode_cf_variable(name, var).values)
@@ -148,6 +145,7 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _decode_ref(raw: bytes, zarray: dict[str, Any]) -> np.ndarray:
+    # deferred: numcodecs costs ~0.17 s at `convert --help`; only a chunk check needs it
     from numcodecs import get_codec
 
     buf: Any = raw

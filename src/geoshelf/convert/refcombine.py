@@ -71,6 +71,7 @@ def time_steps(refs: dict[str, Any], dim: str) -> int:
 
 def combine(refs: list[dict[str, Any]], concat_dim: str = "time", identical: list[str] | None = None) -> dict[str, Any]:
     """Combine per-file references along time, decoding CF time per file."""
+    # deferred: kerchunk costs ~0.4 s at `convert --help`; only a combine needs it
     from kerchunk.combine import MultiZarrToZarr
 
     if len(refs) == 1:
@@ -96,6 +97,7 @@ class Partial:
 def combine_batch(refs: list[dict[str, Any]], sources: list[SourceFile], dim: str) -> Partial | None:
     """First stage: a batch's files combined (None if the batch has no ``dim`` or kerchunk refuses it: the
     client then combines all files at once and reports the problem)."""
+    # deferred: kerchunk costs ~0.4 s at `convert --help`; only a combine needs it
     from kerchunk.combine import MultiZarrToZarr
 
     identical = identical_dims(refs, sources, dim)

@@ -33,7 +33,7 @@ from ..contract import Appended, Converter, Option, Plan, Validation
 from ..errors import ConversionError, ValidationError
 from ..load.formats import sniff
 from ..load.original import combine_netcdf_parts, open_netcdf_parts, open_original
-from ..load.references import open_references_representation
+from ..load.references import open_references, open_references_representation
 from ..progress import steps
 from .refcheck import check_references, stored_values
 from .refcombine import combine, combine_partials, identical_dims, time_steps
@@ -101,6 +101,7 @@ def preflight(files: list[str], refs: list[dict[str, Any]], concat_dim: str = "t
 def read_refs(path: Path, store: str) -> Any:
     """The key -> reference mapping of a stored reference set (a Parquet store's is read lazily)."""
     if store == "parquet":
+        # deferred: fsspec costs 0.1-0.4 s at `convert --help`; only reading references needs it
         import fsspec
         from fsspec.implementations.reference import LazyReferenceMapper
 
@@ -213,6 +214,7 @@ class ReferencesConverter(Converter[ReferencesState]):
         if store == "json":
             path.write_text(json.dumps(refs))
             return
+        # deferred: kerchunk costs ~0.4 s at `convert --help`; only a Parquet store of references needs it
         from kerchunk.df import refs_to_dataframe
 
         refs_to_dataframe(refs, str(path), record_size=10_000)
@@ -224,8 +226,6 @@ class ReferencesConverter(Converter[ReferencesState]):
         """``full``/``metadata`` (default): every chunk's byte range, codecs and the decoded coordinates checked
         against the sources by another reader (:mod:`.refcheck`); ``values``: every value compared;
         ``sample``: coordinates in full, values of sampled files."""
-        from ..load.references import open_references
-
         out = open_references(str(path), plan.options["store"])
         where = f"{path.name}: "
         mode = "metadata" if plan.validate == "full" else plan.validate
@@ -252,7 +252,6 @@ class ReferencesConverter(Converter[ReferencesState]):
         """JSON stores: combine the existing references with those of the new files only."""
         if plan.options["store"] != "json" or not path.is_file():
             return None
-        from ..load.references import open_references
 
         dim = plan.options["concat_dim"]
         old = json.loads(path.read_text())

@@ -143,6 +143,7 @@ def indexer() -> type:
     an event loop already runs in the calling thread (a notebook's), kerchunk's own path is
     kept.
     """
+    # deferred: kerchunk costs ~0.4 s at `convert --help`; only indexing needs it
     from kerchunk.hdf import SingleHdf5ToZarr
 
     class LocalLoopHdf5ToZarr(SingleHdf5ToZarr):  # type: ignore[misc]
@@ -175,6 +176,7 @@ def indexer() -> type:
 def single_refs(path: str) -> dict[str, Any]:
     """kerchunk references of one NetCDF4/HDF5 or NetCDF3 file (raises SourceError naming the file)."""
     if "://" not in path and sniff(path) == "netcdf3":
+        # deferred: kerchunk costs ~0.4 s at `convert --help`; only indexing NetCDF3 needs it
         from kerchunk.netCDF3 import NetCDF3ToZarr
 
         try:
@@ -236,6 +238,7 @@ def _batches(paths: list[str], client: Any, tasks_per_thread: int) -> list[list[
 
 def _gather(futures: list[Any], progress: Callable[[int], None], size: Callable[[Any], int]) -> list[Any]:
     """The futures' results in order, calling ``progress(size(result))`` as each comes back."""
+    # deferred: distributed costs ~0.4 s; only a run on a dask.distributed client needs it
     from distributed import as_completed
 
     try:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
+import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ import xarray as xr
 from ..catalog.paths import is_url
 from ..errors import ConversionError, SourceError, ValidationError, one_line
 from ..load.locks import HDF5_LOCK
+from ..load.original import open_netcdf_file
 from ..progress import Progress
 from .base import dask_client, on_dask_worker
 from .packing import json_exact_packing
@@ -238,8 +241,6 @@ def region_shape(shape: Sequence[int], shard: Sequence[int], *, max_elements: in
 def parallelism() -> int:
     """How many region tasks can run at once: the active client's threads, one inside a worker's
     task, else this machine's cores."""
-    import os
-
     if on_dask_worker():
         return 1
     client = dask_client()
@@ -277,6 +278,7 @@ def region_tasks(store: str, vplan: VariablePlan, shape: Sequence[int], block: S
 
 def write_region(task: RegionTask) -> int:
     """Fill the region's buffer from its files, write it, read it back and compare; return bytes written."""
+    # deferred: zarr costs ~0.3 s at `convert --help`; only writing a region needs it
     import zarr
 
     shape = tuple(s.stop - s.start for s in task.region)
@@ -312,7 +314,6 @@ def _read_pieces(task: RegionTask, path: str, pieces: list[Piece], buf: np.ndarr
     (half the cost of opening with xarray), else through xarray (NetCDF3, remote files, decoding)."""
     if task.raw and not is_url(path) and _read_raw_hdf5(task, path, pieces, buf):
         return
-    from ..load.original import open_netcdf_file
 
     ds = open_netcdf_file(path, storage_options=task.storage_options, mask_and_scale=not task.raw,
                           decode_times=False, decode_timedelta=False, decode_coords=False, cache=False)
@@ -334,6 +335,7 @@ def _read_pieces(task: RegionTask, path: str, pieces: list[Piece], buf: np.ndarr
 def _read_raw_hdf5(task: RegionTask, path: str, pieces: list[Piece], buf: np.ndarray) -> bool:
     """The stored values of a NetCDF4 (HDF5) variable, as netCDF4 returns them unscaled; False when
     the file is not readable this way (the xarray path then reads it or names the problem)."""
+    # deferred: h5py costs ~0.15 s at `convert --help`; only raw HDF5 reads need it
     import h5py
 
     try:
@@ -365,6 +367,7 @@ def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = 
     try:
         client = dask_client()
         if client is not None:
+            # deferred: distributed costs ~0.4 s; only a run on a dask.distributed client needs it
             from distributed import as_completed as dist_completed
 
             futures = [client.submit(write_region, t, key=t.key, pure=False, retries=0) for t in tasks]
@@ -393,10 +396,6 @@ def run_tasks(tasks: Sequence[RegionTask], *, label: str, workers: int | None = 
 def _run_local(tasks: Sequence[RegionTask], workers: int | None) -> Iterator[int]:
     """Results of the tasks, as they finish, run on this machine: worker processes for large work (HDF5 reads
     serialize within a process), threads for small work; the first failure cancels the rest."""
-    import multiprocessing
-    import os
-    from concurrent.futures import Executor, ProcessPoolExecutor
-
     n = 1 if on_dask_worker() else max(1, min(len(tasks), workers or os.cpu_count() or 1))
     pool: Executor
     if n > 1 and sum(t.nbytes for t in tasks) >= PROCESS_MIN_BYTES and \

@@ -11,75 +11,19 @@ every chunk (keyed by chunk-grid index, as Zarr keys them).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import SourceError, one_line
+from .base import dask_client
+from .netcdf3 import read_netcdf3, read_netcdf3_region
+from .sourcefile import SMALL_BYTES, SourceFile, SourceVar, plain
 
 #: HDF5's "undefined address": a contiguous dataset with no storage allocated (all fill value).
 _UNDEFINED = 0xFFFFFFFFFFFFFFFF
-
-
-@dataclass(frozen=True, kw_only=True)
-class SourceVar:
-    """One variable of one source file, as stored."""
-
-    name: str
-    dtype: np.dtype
-    shape: tuple[int, ...]
-    #: Chunk shape (the whole shape for contiguous storage).
-    chunks: tuple[int, ...]
-    #: Chunk-grid index -> (byte offset, byte length) in the file; absent chunks are fill.
-    ranges: dict[tuple[int, ...], tuple[int, int]]
-    #: Stored bytes of chunks kept inside the header (HDF5 compact storage) by chunk-grid index.
-    inline: dict[tuple[int, ...], bytes] = field(default_factory=dict)
-    #: Filters as the file declares them (write order): ((id, client data), ...); () if none.
-    filters: tuple[tuple[int, tuple[int, ...]], ...] = ()
-    #: Chunks stored with some filter skipped (HDF5 filter mask != 0): no Zarr codec can say so.
-    masked: tuple[tuple[int, ...], ...] = ()
-    #: Attributes decoded to plain Python / numpy values (bytes -> str, 1-element arrays -> scalars).
-    attrs: dict[str, Any] = field(default_factory=dict)
-    #: The stored type (numpy dtype string) of each numeric attribute: a float32 ``scale_factor``
-    #: unpacks to float32, which ``attrs`` (plain Python values) no longer says.
-    attr_types: dict[str, str] = field(default_factory=dict)
-    #: The file's fill value for unwritten chunks (None if not declared).
-    fill_value: Any = None
-    #: The file (for :func:`read_region`) and how to read it ("netcdf4" or "netcdf3").
-    path: str = ""
-    kind: str = "netcdf4"
-    #: Stored (packed, undecoded) values of small variables of at most one dimension (coordinates,
-    #: scalars), read with the layout; None for the others (see :func:`read_region`).
-    values: np.ndarray | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SourceFile:
-    """The variables of one source file, by name (group paths joined with ``/``)."""
-
-    path: str
-    variables: dict[str, SourceVar]
-
-
-def plain(value: Any) -> Any:
-    """An attribute value as JSON would hold it: str for bytes, scalars for 1-element arrays."""
-    if isinstance(value, (bytes, np.bytes_)):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "SO" and value.size == 1:
-            return plain(value.reshape(-1)[0])
-        if value.size == 1:
-            return value.reshape(-1)[0].item()
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-#: Variables of at most one dimension and this many bytes keep their stored values (coordinates).
-SMALL_BYTES = 1 << 20
 
 
 def _hdf5_var(path: str, name: str, d: Any) -> SourceVar:
@@ -121,6 +65,7 @@ def _hdf5_var(path: str, name: str, d: Any) -> SourceVar:
 
 @functools.lru_cache(maxsize=1)
 def _pyfive() -> Any:
+    # deferred: pyfive costs ~0.3 s at `convert --help`; only the reference check reads HDF5 with it
     import pyfive
     import pyfive.h5d
 
@@ -163,8 +108,6 @@ def read_hdf5(path: str, names: set[str] | None = None) -> SourceFile:
 def read_source(path: str, kind: str, names: set[str] | None = None) -> SourceFile:
     """A source file's variables through the reader for its kind ("netcdf4" or "netcdf3")."""
     if kind == "netcdf3":
-        from .netcdf3 import read_netcdf3  # not at the top: netcdf3 imports this module
-
         return read_netcdf3(path)
     return read_hdf5(path, names)
 
@@ -177,10 +120,6 @@ def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
                  progress: Callable[[int], None] | None = None) -> list[SourceFile]:
     """:func:`read_source` of each file, in order: on the workers of an active dask.distributed client
     (a few files per task), otherwise one after the other here.  ``progress(n)``: ``n`` more files read."""
-    import math
-
-    from .base import dask_client  # not at the top: convert.base pulls in the convert package (a cycle)
-
     client = dask_client() if len(paths) > 1 else None
     if client is None:
         out = []
@@ -189,6 +128,7 @@ def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
             if progress is not None:
                 progress(1)
         return out
+    # deferred: distributed costs ~0.4 s; only a run on a dask.distributed client needs it
     from distributed import as_completed
 
     threads = sum(client.nthreads().values()) or 1
@@ -209,8 +149,6 @@ def read_sources(paths: list[str], kind: str, *, tasks_per_thread: int = 4,
 def read_region(sv: SourceVar, region: tuple[slice, ...]) -> np.ndarray:
     """Stored (packed) values of a region of ``sv``, read again from its file by the same reader."""
     if sv.kind == "netcdf3":
-        from .netcdf3 import read_netcdf3_region  # not at the top: netcdf3 imports this module
-
         return read_netcdf3_region(sv, region)
     h = _pyfive().File(sv.path)
     d = h[sv.name]

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ def _masked_without_nodata(files: list[str]) -> bool:
     """True when a GeoTIFF masks pixels with a mask band (per-dataset or alpha) and has no nodata value:
     its stored values under the mask are not data, and no _FillValue can say so (the rasterstats
     corpus file dataset_mask.tif stored 0 there); such rasters are stored decoded, NaN where masked."""
+    # deferred: rasterio costs ~0.35 s at `convert --help`; only GeoTIFF sources need it
     import rasterio
     from rasterio.enums import MaskFlags
 
@@ -154,8 +156,6 @@ def task_memory_budget() -> int:
     else this machine's memory per core; write regions and shards are sized from it
     (docs/benchmarks.md, row 5).
     """
-    import os
-
     client = dask_client(on_worker=True)
     if client is not None:
         try:
@@ -166,6 +166,7 @@ def task_memory_budget() -> int:
         except (KeyError, TypeError, ValueError):
             pass
     try:
+        # deferred: psutil costs ~12 ms at `convert --help`; only the memory budget needs it
         import psutil
 
         return int(psutil.virtual_memory().total / max(1, os.cpu_count() or 1) / 4)
@@ -319,6 +320,7 @@ class ZarrConverter(Converter[ZarrState]):
         With ``regions`` (variables written region by region), a variable whose packing is kept
         stores the source's integers; one that cannot be kept is stored unpacked.
         """
+        # deferred: zarr costs ~0.3 s at `convert --help`; only writing needs it
         from zarr.codecs import ZstdCodec
 
         opts = plan.options
@@ -364,6 +366,7 @@ class ZarrConverter(Converter[ZarrState]):
                     enc["shards"] = block
                     enc["compressors"] = [ZstdCodec(level=opts["level"])]
                 else:
+                    # deferred: numcodecs costs ~0.17 s at `convert --help`; only writing needs it
                     from numcodecs import Zstd
 
                     enc["compressors"] = [Zstd(level=opts["level"])]
@@ -383,6 +386,7 @@ class ZarrConverter(Converter[ZarrState]):
 
     def _write_regions(self, plan: Plan[ZarrState], ds: xr.Dataset, path: Path, attrs: dict[str, Any]) -> None:
         """NetCDF: metadata and small variables through xarray, the data region by region (:mod:`.shards`)."""
+        # deferred: dask.array costs ~0.2 s at `convert --help`; only writing needs it
         import dask.array as da
 
         parts = plan.state.parts
@@ -498,6 +502,7 @@ class ZarrConverter(Converter[ZarrState]):
 
     # -- incremental ----------------------------------------------------------------------------
     def append(self, plan: Plan[ZarrState], path: Path, previous: Representation) -> Appended | None:
+        # deferred: zarr costs ~0.3 s at `convert --help`; only an append needs it
         import zarr
 
         if plan.options["zarr_version"] != 3 or plan.entry.format != "netcdf":

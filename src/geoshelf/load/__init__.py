@@ -17,7 +17,6 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import freshness
-from ..catalog.model import REPRESENTATION_ORDER
 from ..catalog.paths import is_url
 from ..catalog.trust import opener_options, representation_options
 from ..errors import (
@@ -28,7 +27,7 @@ from ..errors import (
     StaleRepresentationWarning,
     UnsafeCatalogError,
 )
-from ..registry import find_target
+from ..registry import REPRESENTATION_ORDER, find_target
 
 if TYPE_CHECKING:
     from ..catalog.model import Entry, Representation
@@ -122,6 +121,8 @@ def open_representation(entry: Entry, rep: Representation, chunks: Any = None, *
     except GeoshelfError as exc:
         raise UnsafeCatalogError(f"entry {entry.name!r} unusable: {exc}") from None
     if rep.kind == "original":
+        # deferred: load.original imports xarray (~0.7 s); intake-view and serve import this package
+        # for staleness checks without opening data
         from .original import open_original
 
         files = entry.source_files()

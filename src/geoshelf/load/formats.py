@@ -30,6 +30,7 @@ def format_from_suffix(path: str, default: str = "netcdf") -> str:
 def _head(path: str, storage_options: dict[str, Any] | None = None, n: int = 8) -> bytes:
     try:
         if is_url(path):
+            # deferred: fsspec costs 0.1-0.4 s at start-up; only URLs need it
             import fsspec
 
             with remote_errors(path), fsspec.open(path, "rb", **(storage_options or {})) as fh:

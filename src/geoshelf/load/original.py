@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..catalog.paths import is_url
@@ -35,6 +36,7 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
     engine = kwargs.pop("engine", None) or engine_for(kind, remote=is_url(path))
     target: Any = path
     if is_url(path):
+        # deferred: fsspec costs 0.1-0.4 s; only URLs need it
         import fsspec
 
         with remote_errors(path):
@@ -122,8 +124,6 @@ PAIRWISE_MAX_FILES = 1000
 def check_overlaps(parts: Sequence[xr.Dataset], files: Sequence[str]) -> None:
     """Refuse files that hold the same coordinate values (two versions of the same dates, say):
     combining them would silently keep one file's values.  Raises SourceError naming both files."""
-    import pandas as pd
-
     if len(parts) < 2:
         return
     shared = [d for d in parts[0].indexes if all(d in p.indexes for p in parts[1:])]
@@ -198,6 +198,7 @@ GRIB_BACKEND_KWARGS: dict[str, Any] = {"indexpath": ""}
 
 def open_grib_file(path: str, *, chunks: Any = None, **kwargs: Any) -> xr.Dataset:
     """Open one GRIB file lazily with cfgrib (ecCodes from wheels); an error names the file."""
+    # deferred: pyproj costs ~60 ms at `convert --help`; only GRIB files need it
     import pyproj  # noqa: F401 - must be loaded before ecCodes: eckit's libraries break PROJ's database otherwise
 
     if is_url(path):
@@ -254,6 +255,7 @@ def open_geotiff(files: Sequence[str], *, chunks: Any = None, storage_options: d
 def open_table(files: Sequence[str], fmt: str, *, storage_options: dict[str, Any] | None = None,
                **kwargs: Any) -> Any:
     """Open CSV or Parquet files as a dask DataFrame."""
+    # deferred: dask.dataframe costs ~0.5 s; only tables need it
     import dask.dataframe as dd
 
     try:

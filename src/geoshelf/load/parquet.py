@@ -12,6 +12,7 @@ from .listed import listed_urls
 def open_parquet_representation(entry: Entry, rep: Representation, chunks: Any = None, **kwargs: Any) -> Any:
     """The partitioned Parquet dataset as a dask DataFrame.  At a URL (a served catalog), the files
     listed in the ``files`` option are read, hive partition columns taken from their paths."""
+    # deferred: dask.dataframe costs ~0.5 s at `convert --help` (every target is imported); only reading needs it
     import dask.dataframe as dd
 
     root = entry.resolve(rep.path)

@@ -8,6 +8,7 @@ from typing import Any
 
 import xarray as xr
 
+from ..catalog.locate import configured_storage_options, matching_prefix
 from ..catalog.model import Entry, Representation
 from ..errors import GeoshelfError, one_line
 
@@ -17,6 +18,7 @@ def open_references(path: str, store: str = "json", chunks: Any = None, remote_p
     """Open a reference set through fsspec's reference filesystem and xarray's zarr engine."""
     remote = dict(remote_options or {})
     if remote_protocol != "file":
+        # deferred: fsspec costs 0.1-0.4 s at `convert --help`; only opening references needs it
         import fsspec
 
         if getattr(fsspec.get_filesystem_class(remote_protocol), "async_impl", False):
@@ -38,6 +40,7 @@ def open_references(path: str, store: str = "json", chunks: Any = None, remote_p
 def reference_targets(path: str, store: str = "json", options: dict[str, Any] | None = None) -> set[str]:
     """Every distinct target URL or path a reference set points at, as fsspec reads it (templates and
     generated keys of a JSON store applied; every record file of a Parquet store)."""
+    # deferred: fsspec costs 0.1-0.4 s at `convert --help`; only opening references needs it
     import fsspec
     from fsspec.implementations.reference import (
         LazyReferenceMapper,
@@ -80,8 +83,6 @@ def check_reference_targets(entry: Entry, path: str, store: str, protocol: str) 
     another host would otherwise receive those credentials.  Without configured options there is
     nothing to protect and nothing is checked.
     """
-    from ..catalog.locate import configured_storage_options, matching_prefix
-
     source = entry.resolve(entry.original.path)
     configured = configured_storage_options()
     held = matching_prefix(source, configured)

@@ -27,6 +27,7 @@ from ..errors import GeoshelfError
 
 def chunk_limit_bytes() -> int:
     """Largest dask chunk the default chunking makes: dask's ``array.chunk-size``."""
+    # deferred: dask costs ~0.1 s at `convert --help`; only opening needs it
     import dask
     from dask.utils import parse_bytes
 
@@ -55,6 +56,7 @@ def shard_chunks(shape: tuple[int, ...], inner: tuple[int, ...], shards: tuple[i
 
 def _threads() -> int:
     """Threads dask computes with by default here (``num_workers`` in dask's config, else the CPU count)."""
+    # deferred: dask costs ~0.1 s at `convert --help`; only opening needs it
     import dask
     from dask.system import CPU_COUNT
 

@@ -6,26 +6,27 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Catalog
+from ..catalog.locate import default_catalog_path
+from ..errors import GeoshelfError
+
 
 def _catalog_path(args: argparse.Namespace) -> Path:
-    from ..catalog.locate import default_catalog_path
-
     return Path(args.catalog).expanduser() if args.catalog else default_catalog_path()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # deferred: the server imports starlette, pystac and numpy (~0.4 s at start-up)
     from .app import serve
 
     if args.port < 0 or args.port > 65535:
-        from ..errors import GeoshelfError
-
         raise GeoshelfError(f"--port {args.port} is not a port number (0..65535)")
     serve(_catalog_path(args), args.host, args.port, roots=args.root or ())
     return 0
 
 
 def cmd_html(args: argparse.Namespace) -> int:
-    from ..catalog import Catalog
+    # deferred: the static site imports numpy (~60 ms at start-up)
     from .static import write_site
 
     index, n, no_look = write_site(Catalog(_catalog_path(args)), args.out)

@@ -16,6 +16,7 @@ MAX_VALUES = 4_000_000
 
 
 def _as_dataset(obj: Any) -> Any:
+    # deferred: xarray costs ~0.7 s at server start-up; only a field view of an opened entry needs it
     import xarray as xr
 
     if isinstance(obj, xr.DataArray):

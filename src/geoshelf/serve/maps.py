@@ -72,6 +72,7 @@ def colorize(field: np.ndarray) -> np.ndarray:
 
 def quicklook_png(field: Any, *, max_size: int = 720) -> bytes:
     """PNG bytes of a 2-D DataArray (north up when its y coordinate increases), at most ``max_size`` wide."""
+    # deferred: Pillow's Image costs 10-60 ms at server start-up; only quicklook PNGs need it
     from PIL import Image
 
     da = field

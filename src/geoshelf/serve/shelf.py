@@ -21,6 +21,7 @@ from typing import Any
 from ..catalog import Catalog, Entry
 from ..catalog.paths import common_root, is_url
 from ..errors import GeoshelfError
+from ..load import is_stale
 from .roots import Roots, served_roots
 
 #: Representation kinds whose files a client can open over HTTP (a COG directory and a Parquet dataset
@@ -93,7 +94,6 @@ class Shelf:
         root = common_root(files) if files else ""
         sources = {f[len(root):]: f for f in files}
         reps: dict[str, str] = {}
-        from ..load import is_stale
 
         for rep in entry.representations:
             if rep.kind not in SERVED_KINDS:

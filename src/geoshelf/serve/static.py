@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..atomic import replace_directory
 from ..catalog import Catalog
+from ..catalog.table import BASE_COLUMNS
 from ..errors import GeoshelfError
 from . import pages
 from .fields import pick_field, time_labels, variable_dims
@@ -72,6 +73,4 @@ def write_site(cat: Catalog, out: str | os.PathLike[str]) -> tuple[Path, int, li
 
 
 def pages_base_columns() -> tuple[str, ...]:
-    from ..catalog.table import BASE_COLUMNS
-
     return BASE_COLUMNS

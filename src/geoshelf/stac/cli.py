@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Catalog
+from ..catalog.locate import default_catalog_path
+
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..catalog import Catalog
-    from ..catalog.locate import default_catalog_path
+    # deferred: export imports pystac (~50 ms at start-up)
     from .export import export_stac
 
     cat = Catalog(Path(args.catalog).expanduser() if args.catalog else default_catalog_path())
@@ -21,7 +23,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..catalog.locate import default_catalog_path
+    # deferred: ingest imports pystac (~40 ms at start-up)
     from .ingest import import_stac
 
     path = Path(args.catalog).expanduser() if args.catalog else default_catalog_path()

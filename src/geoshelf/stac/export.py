@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pystac
 
 from ..atomic import replace_directory
@@ -69,8 +70,6 @@ def _iso(value: Any) -> str | None:
     if hasattr(value, "isoformat"):
         text = value.isoformat()
     else:
-        import numpy as np
-
         text = str(np.datetime_as_string(np.datetime64(value, "s")))
     return text[:19] + "Z"
 
@@ -89,7 +88,7 @@ def _axis(name: str, coord: Any) -> str | None:
 
 def datacube_fields(obj: Any, entry: Entry) -> dict[str, Any]:
     """``cube:dimensions`` and ``cube:variables`` of an opened xarray object."""
-    import numpy as np
+    # deferred: xarray costs ~0.7 s at server start-up (serve.stacapi imports this); only opened entries reach here
     import xarray as xr
 
     ds = obj.to_dataset(name=obj.name or "band_data") if isinstance(obj, xr.DataArray) else obj

@@ -19,6 +19,7 @@ import pystac
 from ..catalog import Catalog, add_entry, check_name
 from ..catalog.paths import is_url
 from ..errors import CatalogError, GeoshelfError, NameClashError, SourceError, one_line
+from ..scan import scan
 
 #: What an asset holds, from its media type (first) or its file name.
 _KINDS = (
@@ -72,8 +73,6 @@ def _items(obj: pystac.STACObject) -> Iterator[pystac.Item]:
 def import_stac(source: str, catalog_path: str | os.PathLike[str], *, prefix: str = "",
                 tags: tuple[str, ...] = ()) -> ImportSummary:
     """Add an entry to ``catalog_path`` for every shelvable asset of the STAC catalog/collection/item at ``source``."""
-    from ..scan import scan
-
     try:
         root = pystac.read_file(source)
     except Exception as exc:  # noqa: BLE001 - pystac raises many kinds on bad input
