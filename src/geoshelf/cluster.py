@@ -480,7 +480,7 @@ def missing_interface(name: str | None) -> bool:
 
 
 def _gateway_auth(s: Mapping[str, Any]) -> Any:
-    # deferred: dask-gateway is optional (only the gateway profile)
+    # deferred: dask-gateway costs ~0.6 s; only the gateway profile needs it
     from dask_gateway import BasicAuth, JupyterHubAuth, KerberosAuth
 
     kind = s.get("auth")
@@ -496,7 +496,7 @@ def _gateway_auth(s: Mapping[str, Any]) -> Any:
 def _gateway_cluster(profile: Profile) -> Any:
     """A new cluster on the configured dask-gateway server (one line on any failure)."""
     try:
-        # deferred: dask-gateway is optional (only the gateway profile)
+        # deferred: dask-gateway costs ~0.6 s; only the gateway profile needs it
         from dask_gateway import Gateway
     except ImportError:  # pragma: no cover - a declared dependency
         raise ClusterError("gateway: the dask-gateway client library is not installed") from None

@@ -15,6 +15,8 @@ Modules: ``report`` (rows, reports), ``reads`` (1-3), ``convert`` (4, 6), ``memo
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import shlex
 import sys
 import warnings
@@ -55,8 +57,6 @@ def _selected(ids: tuple[str, ...], only: set[str] | None) -> bool:
 
 
 def _function(ref: str) -> Callable[[Context], list[Row]]:
-    import importlib
-
     module, name = ref.split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
@@ -137,8 +137,6 @@ def report_paths(size: str, out: Path | None, out_json: Path | None, write_docs:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line of ``scripts/bench.py`` and ``geoshelf bench``."""
-    import argparse
-
     p = argparse.ArgumentParser(prog="geoshelf bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])

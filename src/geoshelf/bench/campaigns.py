@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
+import yaml
+from rasterio.transform import from_origin
+from rio_cogeo.cogeo import cog_translate
+from rio_cogeo.profiles import cog_profiles
 
+from ..campaign import build_plan, load_spec, plan_campaign, run_campaign
+from ..campaign.work import execute_unit
+from ..demo.data import _smooth_noise, make_sst
 from .context import Context
 from .report import Row, bytes_under
 
@@ -27,8 +35,6 @@ OVERHEAD_FILES = {"tiny": 100, "small": 500, "medium": 2000, "large": 2000}
 
 
 def _spec(path: Path, **fields: Any) -> Path:
-    import yaml
-
     path.parent.mkdir(parents=True, exist_ok=True)
     fields.setdefault("cluster", {"profile": "local", "n-workers": WORKERS, "dashboard-address": ":0"})
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
@@ -45,8 +51,6 @@ def _fresh(*paths: Path) -> None:
 
 def _campaign(spec: Path) -> tuple[float, dict[str, Any]]:
     """Run a campaign from a fresh state; (wall seconds, report)."""
-    from ..campaign import run_campaign
-
     state = spec.with_suffix(".state")
     _fresh(state)
     t0 = time.perf_counter()
@@ -72,11 +76,6 @@ def make_bench_tiles(outdir: Path, n: int, size: int, seed: int = 4) -> list[Pat
     fields (the demo's spectral noise) shifted, scaled and tilted per tile, instead of one field
     over the whole mosaic (which would not fit in memory at 2 GB).
     """
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from ..demo.data import _smooth_noise
-
     files = [outdir / f"tile_{i:04d}.tif" for i in range(n)]
     if all(f.exists() for f in files):
         return files
@@ -103,10 +102,6 @@ def make_bench_tiles(outdir: Path, n: int, size: int, seed: int = 4) -> list[Pat
 
 def cog_campaign(ctx: Context) -> list[Row]:
     """Row 9: tiles -> COG by a campaign vs rio-cogeo cog_translate one file after another in one thread."""
-    import rasterio
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
     n, size = TILES[ctx.size]
     tiles = make_bench_tiles(ctx.root / "data" / "tiles", n, size)
     mb = sum(f.stat().st_size for f in tiles) / 1e6
@@ -155,10 +150,6 @@ def cog_campaign(ctx: Context) -> list[Row]:
 
 def campaign_overhead(ctx: Context) -> list[Row]:
     """Row 10a: per-file overhead of a campaign of tiny files beyond the conversion work itself."""
-    from ..campaign import build_plan, load_spec
-    from ..campaign.work import execute_unit
-    from ..demo.data import make_sst
-
     n = OVERHEAD_FILES[ctx.size]
     data = ctx.root / "data" / f"tiny{n}"
     if len(list(data.glob("*.nc"))) != n:
@@ -206,10 +197,6 @@ def campaign_overhead(ctx: Context) -> list[Row]:
 
 def jobs_planned(ctx: Context) -> list[Row]:
     """Row 10b: the scheduler jobs a dry run plans for 10,000 files on the slurm profile (at most the cap)."""
-    from ..campaign import plan_campaign
-    from ..campaign.plan import build_plan
-    from ..campaign.spec import load_spec
-
     base = ctx.root / "campaign-overhead"
     many = ctx.root / "data" / "empty10000"
     if len(list(many.glob("*.nc"))) != 10_000:

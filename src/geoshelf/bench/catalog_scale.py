@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import intake
+import yaml
+
+from ..catalog import Catalog, Entry
+from ..catalog.splice import locate
+from ..catalog.yamlio import parse_text
 from .context import Context
+from .convert import stores
 from .report import Row, median_time
 
 
 def write_big_catalog(path: Path, n: int, root: Path) -> None:
     """A catalog of ``n`` entries written by PyYAML (``sort_keys=False``), as row 8 always used."""
-    import yaml
-
     sources = {}
     for i in range(n):
         sources[f"ds{i:05d}"] = {
@@ -31,11 +42,6 @@ def write_big_catalog(path: Path, n: int, root: Path) -> None:
 
 def catalog_10k(ctx: Context) -> list[Row]:
     """Row 8: open + search + to_dask of one entry in a 10,000-entry catalog (1,000 at tiny) vs intake."""
-    import intake
-
-    from ..catalog import Catalog
-    from .convert import stores
-
     stores(ctx)  # the entries point at the timeseries store
     n_big = 1_000 if ctx.size == "tiny" else 10_000
     big = ctx.root / f"big{n_big}.yaml"
@@ -145,11 +151,6 @@ print(json.dumps({"seconds": times[len(times) // 2], "first": times[0] if what =
 
 
 def _child(what: str, path: Path, repeat: int, index_dir: Path) -> dict[str, float]:
-    import json
-    import os
-    import subprocess
-    import sys
-
     r = subprocess.run([sys.executable, "-c", _CHILD, what, str(path), str(repeat)], capture_output=True, text=True,
                        env={**os.environ, "GEOSHELF_INDEX_DIR": str(index_dir), "PYTHONWARNINGS": "ignore"},
                        check=False)
@@ -166,10 +167,6 @@ def catalog_1m(ctx: Context) -> list[Row]:
     parse the catalog needed before: measured whole up to 10,000 entries, else on the first
     10,000 entries and scaled linearly (said so in the note).
     """
-    import shutil
-
-    import yaml
-
     n = BIG_ENTRIES[ctx.size]
     path = ctx.root / f"geoshelf{n}.yaml"
     t0 = time.perf_counter()
@@ -231,11 +228,6 @@ print(json.dumps({"times": times, "import": t_import, "peak_rss": hwm[0] if hwm 
 
 
 def _run_child(code: str, args: list[str], index_dir: Path) -> dict[str, Any]:
-    import json
-    import os
-    import subprocess
-    import sys
-
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
                        env={**os.environ, "GEOSHELF_INDEX_DIR": str(index_dir), "PYTHONWARNINGS": "ignore"})
     if r.returncode:
@@ -245,8 +237,6 @@ def _run_child(code: str, args: list[str], index_dir: Path) -> dict[str, Any]:
 
 def _edit_costs(path: Path, repeat: int, index_dir: Path) -> tuple[float, dict[str, float], int]:
     """Median seconds per edit (add, update, remove of one entry, each in a fresh process), per kind, and peak RSS."""
-    import statistics
-
     runs = [_run_child(_EDIT_CHILD, [str(path)], index_dir) for _ in range(max(1, repeat))]
     kinds = {k: statistics.median(r["times"][k] for r in runs) for k in ("add", "update", "remove")}
     per_edit = statistics.median(sum(r["times"].values()) / 3 for r in runs)
@@ -256,8 +246,6 @@ def _edit_costs(path: Path, repeat: int, index_dir: Path) -> tuple[float, dict[s
 def edit_cost(ctx: Context) -> list[Row]:
     """Rows 14a / 14b: add, update, remove of one entry in a 10,000- and a 100,000-entry catalog, each in a fresh
     process (time of the call, peak RSS of the process), against the same edits of a 10-entry catalog."""
-    import shutil
-
     index_dir = ctx.root / "index-14"
     shutil.rmtree(index_dir, ignore_errors=True)
     small = ctx.root / "edit10.yaml"
@@ -296,10 +284,6 @@ def edit_cost(ctx: Context) -> list[Row]:
 
 def _done_units(names: list[str], root: Path) -> list[dict[str, Any]]:
     """State rows of a files-mode campaign (shelve only) that scanned one NetCDF file per entry."""
-    import json
-
-    from ..catalog import Entry
-
     units = []
     for i, name in enumerate(names):
         e = Entry(name=name, description="", urlpath=f"{{{{ CATALOG_DIR }}}}/data/obs/obs_{i:05d}.nc",
@@ -328,9 +312,6 @@ print(json.dumps({"seconds": t, "changed": len(changed), "peak_rss": hwm[0] if h
 def _ruamel_parse_time(cat: Path, n: int, most: int) -> tuple[float, str]:
     """Seconds ruamel takes to parse the catalog (round trip, as the old writer did); above ``most`` entries the
     first ``most`` are parsed and the time scaled linearly (and the note says so)."""
-    from ..catalog.splice import locate
-    from ..catalog.yamlio import parse_text
-
     data = cat.read_bytes()
     note = ""
     if n > most:
@@ -345,9 +326,6 @@ def campaign_commit(ctx: Context) -> list[Row]:
     """Rows 14c / 14d: a campaign's catalog commit (``campaign.commit.commit``, fresh process) when nothing changed
     over 2,000 entries, and when 10,000 new entries are added; vs ruamel parsing the resulting catalog, which every
     edit cost before (twice)."""
-    import json
-    import shutil
-
     index_dir = ctx.root / "index-14"
     n_noop, n_new = COMMIT_SIZES[ctx.size]
     rows = []

@@ -10,16 +10,18 @@ import statistics
 import time
 from pathlib import Path
 
+import xarray as xr
+import zarr
+
+from ..catalog import Catalog, add_entry
+from ..convert import convert_entry
+from ..scan import scan
 from .context import Context
 from .report import Row
 
 
 def _converted(ctx: Context) -> tuple[Path, Path]:
     """A catalog of the year with its default Zarr conversion (written once per work directory)."""
-    from ..catalog import Catalog, add_entry
-    from ..convert import convert_entry
-    from ..scan import scan
-
     root = ctx.root / "chunks"
     cat = root / "catalog.yaml"
     store = root / "shelf" / "sst.zarr"
@@ -36,11 +38,6 @@ def _converted(ctx: Context) -> tuple[Path, Path]:
 
 def reduction(ctx: Context) -> list[Row]:
     """Row 12."""
-    import xarray as xr
-    import zarr
-
-    from ..catalog import Catalog
-
     cat, store = _converted(ctx)
 
     def via_catalog() -> None:

@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..catalog import add_entry
 from .report import drop_caches
 
 
@@ -31,6 +32,7 @@ class Context:
     @property
     def demo(self) -> Any:
         """The demo size (``geoshelf.demo.data.SIZES[size]``)."""
+        # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
         from ..demo.data import SIZES
 
         return SIZES[self.size]
@@ -48,6 +50,7 @@ class Context:
     @cached_property
     def files(self) -> list[str]:
         """The SST year: one NetCDF4 file per day (generated once per work directory)."""
+        # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
         from ..demo.data import make_sst
 
         s = self.demo
@@ -62,7 +65,7 @@ class Context:
     @cached_property
     def catalog(self) -> Path:
         """A fresh catalog with the SST year as entry ``sst``."""
-        from ..catalog import add_entry
+        # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
         from ..scan import scan
 
         files = self.files

@@ -6,11 +6,20 @@ were not asked for).
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import time
 from pathlib import Path
 
+import h5py
+import xarray as xr
+import zarr
+from numcodecs import Zstd
+from zarr.codecs import ZstdCodec
+
+from ..catalog import Catalog
+from ..convert import convert_entry
 from .context import Context
 from .report import Row, bytes_under, files_under
 
@@ -19,12 +28,6 @@ def stores(ctx: Context) -> dict[str, Path]:
     """The map- and timeseries-layout stores, the naive store and the references of the year (written once)."""
     if "stores" in ctx.shared:
         return ctx.shared["stores"]
-    import xarray as xr
-    import zarr
-    from zarr.codecs import ZstdCodec
-
-    from ..catalog import Catalog
-    from ..convert import convert_entry
 
     cat_path, shelf = ctx.catalog, ctx.shelf
     shutil.rmtree(shelf, ignore_errors=True)
@@ -68,11 +71,6 @@ def machine_limit(ctx: Context, sample: int = 48) -> dict[str, float]:
     files (bytes as stored), zstd level 3 compression of the same data (the stored int16 maps) per
     core times the cores, and the deflate decoding of the inputs per core times the cores (MB/s of
     stored data)."""
-    import os
-
-    import h5py
-    from numcodecs import Zstd
-
     files = ctx.files
     drop = ctx.drop
     if drop:

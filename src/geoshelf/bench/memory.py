@@ -6,12 +6,21 @@
 from __future__ import annotations
 
 import glob
+import json
 import shutil
+import subprocess
+import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
+from ..catalog import Catalog, add_entry
+from ..convert import convert_entry
 from .report import Row
 
 
@@ -19,10 +28,6 @@ def _peak_of(fn: Callable[[], Any], cluster: Any) -> tuple[Any, int, int]:
     """Run ``fn``; sample every 50 ms the RSS of this process and of each worker (with children).
 
     Returns (result, peak of the sum over all processes, peak of one worker)."""
-    import threading
-
-    import psutil
-
     me = psutil.Process()
     workers = [psutil.Process(w.process.pid) for w in cluster.workers.values()
                if getattr(w, "process", None) and w.process.pid]
@@ -61,8 +66,7 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
     whose workers have ``worker_memory`` each; sample the peak RSS of every process (driver +
     workers) beside the naive ``open_mfdataset().to_zarr`` on the same cluster, which is given
     ``naive_timeout`` seconds (workers paused at 80% memory never finish it)."""
-    import time
-
+    # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
     import xarray as xr
     import zarr
     from dask.utils import parse_bytes
@@ -70,8 +74,7 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
     from distributed import wait as dwait
     from zarr.codecs import ZstdCodec
 
-    from ..catalog import Catalog, add_entry
-    from ..convert import convert_entry
+    # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
     from ..demo.data import SIZES, make_sst
     from ..scan import scan
 
@@ -139,10 +142,6 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
 def memory_row(ctx: Any) -> list[Row]:
     """Row 5 within a benchmark run (same work directory and size), in a fresh Python process so that
     "all processes" counts the conversion's driver, not the memory of the benchmark's other rows."""
-    import json
-    import subprocess
-    import sys
-
     code = ("import json, sys; from dataclasses import asdict; from pathlib import Path; "
             "from geoshelf.bench.memory import memory_bound; "
             f"r = memory_bound({ctx.size!r}, Path({str(ctx.root.parent)!r}), naive_timeout={_timeout(ctx.size)}, "

@@ -10,6 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..catalog import Catalog, Entry, Provenance, Representation, add_entry, freshness
+from ..catalog.paths import fingerprint, stat_files
+from ..load import open_representation
 from .context import Context
 from .metaops import counting, total
 from .report import Row, median_time
@@ -21,10 +28,6 @@ TINY = {"11a": 100, "11b": 1_000, "11c": 3_000}
 
 def _store(path: Path) -> None:
     """A small real Zarr store (a year of a 4x8 field) standing for the entry's converted copy."""
-    import numpy as np
-    import pandas as pd
-    import xarray as xr
-
     if (path / "zarr.json").exists():
         return
     time_ = pd.date_range("2020-01-01", periods=365, freq="D")
@@ -35,9 +38,6 @@ def _store(path: Path) -> None:
 
 def _entry(root: Path, n: int) -> Path:
     """A catalog with one entry of ``n`` (empty) source files in one directory and a Zarr representation."""
-    from ..catalog import Entry, Provenance, Representation, add_entry
-    from ..catalog.paths import fingerprint, stat_files
-
     data = root / "data"
     if not data.is_dir() or sum(1 for _ in os.scandir(data)) != n:
         shutil.rmtree(data, ignore_errors=True)
@@ -62,10 +62,6 @@ def _entry(root: Path, n: int) -> Path:
 
 def _before(cat: Path) -> Any:
     """The loader's code path before the manifest: list and stat every source file, then open."""
-    from ..catalog import Catalog
-    from ..catalog.paths import fingerprint, stat_files
-    from ..load import open_representation
-
     e = Catalog(cat)["obs"]
     current = fingerprint(stat_files(e.source_files(), e.storage_options))
     rep = e.representations[0]
@@ -74,15 +70,11 @@ def _before(cat: Path) -> Any:
 
 
 def _now(cat: Path) -> Any:
-    from ..catalog import Catalog
-
     return Catalog(cat)["obs"].to_dask()
 
 
 def opens(ctx: Context) -> list[Row]:
     """Rows 11a-11c."""
-    from ..catalog import Catalog, freshness
-
     rows = []
     os.environ.pop(freshness.ENV_FULL_CHECK, None)
     for rid, n in (TINY if ctx.size == "tiny" else SIZES).items():

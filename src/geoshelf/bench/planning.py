@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from ..campaign.plan import build_plan
+from ..campaign.spec import load_spec
 from .context import Context
 from .report import Row
 
@@ -52,9 +55,6 @@ def _spec(path: Path, inputs: dict, catalog: Path) -> Path:
 
 def _stat_plan_time(ctx: Context, root: Path) -> float:
     """Planning 10,000 real (empty) files by glob + stat, in this process (the baseline per 10,000 files)."""
-    from ..campaign.plan import build_plan
-    from ..campaign.spec import load_spec
-
     many = ctx.root / "data" / "empty10000"
     if len(list(many.glob("*.nc"))) != 10_000:
         many.mkdir(parents=True, exist_ok=True)
@@ -68,8 +68,6 @@ def _stat_plan_time(ctx: Context, root: Path) -> float:
 
 def _dry_run(spec: Path) -> tuple[float, float, str]:
     """Wall and CPU seconds (user + system, of the child process) of the dry run, and what it printed."""
-    import resource
-
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "geoshelf", "campaign", "run", str(spec), "--dry-run"],

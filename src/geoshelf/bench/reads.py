@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
+import dask
+import xarray as xr
+
+from .. import open_catalog
+from ..catalog import Catalog
+from ..load.references import open_references
 from .context import Context
 from .convert import stores
 from .report import Row, median_time
@@ -16,8 +23,6 @@ def reads(ctx: Context) -> list[Row]:
     The objects the run made so far are frozen out of the garbage collector first (``gc.freeze``):
     otherwise every full collection during a millisecond open walks the whole benchmark's heap,
     which a fresh analyst process does not have (both sides are measured the same way)."""
-    import gc
-
     gc.collect()
     gc.freeze()
     try:
@@ -27,13 +32,6 @@ def reads(ctx: Context) -> list[Row]:
 
 
 def _reads(ctx: Context) -> list[Row]:
-    import dask
-    import xarray as xr
-
-    from .. import open_catalog
-    from ..catalog import Catalog
-    from ..load.references import open_references
-
     st = stores(ctx)
     files, cat_path, repeat, drop = ctx.files, ctx.catalog, ctx.repeat, ctx.drop
     fast = max(repeat, 15)  # millisecond timings: more repeats for a stable median

@@ -18,7 +18,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from kerchunk.combine import MultiZarrToZarr
+from kerchunk.hdf import SingleHdf5ToZarr
 
+from ..catalog import Catalog, add_entry
+from ..convert import convert_entry
+from ..scan import scan
 from .campaigns import WORKERS, _campaign, _fresh, _spec
 from .context import Context
 from .report import Row
@@ -26,9 +31,6 @@ from .report import Row
 
 def bare_kerchunk(files: list[str], out: Path) -> None:
     """What a user of kerchunk alone writes: index each file, combine along CF time, save JSON."""
-    from kerchunk.combine import MultiZarrToZarr
-    from kerchunk.hdf import SingleHdf5ToZarr
-
     refs = [SingleHdf5ToZarr(f, inline_threshold=300).translate() for f in files]
     combined = MultiZarrToZarr(refs, concat_dims=["time"], identical_dims=["lat", "lon"],
                                coo_map={"time": "cf:time"}).translate()
@@ -37,10 +39,6 @@ def bare_kerchunk(files: list[str], out: Path) -> None:
 
 def references_rows(ctx: Context) -> list[Row]:
     """Rows 7, 7b and 7c (see the module docstring)."""
-    from ..catalog import Catalog, add_entry
-    from ..convert import convert_entry
-    from ..scan import scan
-
     files = ctx.files
     base = ctx.root / "references"
     _fresh(base)

@@ -125,8 +125,8 @@ def _describe_one(exc: BaseException, t: Timeouts) -> str:
 #: Exceptions a remote read may end in (network, protocol, HTTP status).
 def _remote_errors() -> tuple[type[BaseException], ...]:
     kinds: list[type[BaseException]] = [OSError, TimeoutError, ValueError]
-    # deferred (all three): aiohttp and fsspec cost ~0.5 s at every start-up and botocore is optional;
-    # only the mapping of a failed remote read needs them
+    # deferred (all three): aiohttp, botocore and fsspec cost ~0.5 s at every start-up; only the mapping
+    # of a failed remote read needs them (each may be missing: s3fs, hence botocore, is needed for s3:// only)
     with contextlib.suppress(ImportError):
         import aiohttp  # deferred: see above
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rasterio
+import xarray as xr
+from rasterio.transform import from_origin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,8 +82,6 @@ def _smooth_noise(rng: np.random.Generator, ny: int, nx: int, scale: float) -> n
 def make_sst(outdir: str | Path, *, days: int = 365, ny: int = 90, nx: int = 180, start: str = "2020-01-01",
              seed: int = 0) -> list[Path]:
     """One NetCDF4 file per day of packed int16 SST; each file's time units are ``days since <that day>``."""
-    import xarray as xr
-
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -122,8 +123,6 @@ def make_sst(outdir: str | Path, *, days: int = 365, ny: int = 90, nx: int = 180
 def make_air(outdir: str | Path, *, months: int = 24, levels: int = 8, ny: int = 37, nx: int = 72,
              start: str = "2000-01", seed: int = 1) -> list[Path]:
     """Monthly air temperature on pressure levels (time, level, lat, lon), one NetCDF4 file."""
-    import xarray as xr
-
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -159,9 +158,6 @@ def make_air(outdir: str | Path, *, months: int = 24, levels: int = 8, ny: int =
 
 def make_tiles(outdir: str | Path, *, n_tiles: int = 4, size: int = 256, seed: int = 2) -> list[Path]:
     """Adjacent elevation GeoTIFF tiles (EPSG:32633, 30 m, nodata -9999), cut from one field."""
-    import rasterio
-    from rasterio.transform import from_origin
-
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from ..catalog import Catalog, add_entry
 from ..catalog.locate import demo_dir
+from ..convert import convert_entry, list_targets
+from ..scan import scan
+from .data import generate_demo
 
 ENTRIES = (
     ("sst", "sst", "Daily sea-surface temperature, global grid (demo)", ["ocean", "daily", "demo"]),
@@ -24,16 +27,12 @@ def run_demo(directory: Path | None = None, *, size: str = "small", convert: boo
     """Generate data under ``directory/data``, write ``directory/demo.yaml``, convert, open.
 
     Returns the catalog path."""
-    from .data import generate_demo
-
     root = (directory or demo_dir()).expanduser().resolve()
     catalog_path = root / "demo.yaml"
     t0 = time.perf_counter()
     _say(f"generating {size} demo data in {root / 'data'} ...")
     files = generate_demo(root / "data", size, progress=lambda m: _say(m))
     _say(f"generated {sum(len(v) for v in files.values())} files in {time.perf_counter() - t0:.1f} s")
-
-    from ..scan import scan
 
     existing = Catalog(catalog_path) if catalog_path.exists() else None
     for name, key, description, tags in ENTRIES:
@@ -47,8 +46,6 @@ def run_demo(directory: Path | None = None, *, size: str = "small", convert: boo
     print()
     print(catalog_path.read_text())
     if convert:
-        from ..convert import convert_entry, list_targets
-
         if "zarr" in list_targets():
             t1 = time.perf_counter()
             outcome = convert_entry(cat["sst"], "zarr", catalog_path=catalog_path, layout="balanced")

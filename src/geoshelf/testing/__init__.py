@@ -15,6 +15,7 @@ from .faults import ChildRun, Snapshot, check_invariants, kill_randomly, run_chi
 
 def __getattr__(name: str) -> Any:
     if name in ("Case", "ConverterTests"):  # pytest is a test dependency: imported only when asked for
+        # deferred: PEP 562: ConverterTests needs pytest, a test dependency, so it is imported on first use
         from . import converter
 
         return getattr(converter, name)

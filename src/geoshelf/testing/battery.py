@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..catalog import add_entry, remove_entry
+from ..demo.data import generate_demo
+from ..scan import scan
 from .faults import ChildRun, Snapshot, check_invariants, choose_kill, run_child, snapshot
 
 #: A step: CLI arguments (``CAT`` -> the catalog, ``DIR/...`` -> below the workspace), or (callable, args).
@@ -75,15 +80,10 @@ class BatteryResult:
 # -- workspaces ------------------------------------------------------------------------------------
 
 def _demo(root: Path) -> dict[str, list[Path]]:
-    from ..demo.data import generate_demo
-
     return {k: [Path(p) for p in v] for k, v in generate_demo(root / "data", "tiny").items()}
 
 
 def _catalog(root: Path, entries: Mapping[str, Sequence[Path]]) -> Path:
-    from ..catalog import add_entry
-    from ..scan import scan
-
     cat = root / "catalog.yaml"
     for name, files in entries.items():
         add_entry(cat, scan([str(f) for f in files], name, catalog_dir=str(root)))
@@ -114,17 +114,12 @@ def _setup_append(root: Path, demo: Path) -> None:
 
 
 def _catalog_update(root: Path, name: str) -> None:
-    from ..catalog import add_entry
-    from ..scan import scan
-
     files = sorted(str(p) for p in (root / "data" / name).iterdir())
     add_entry(root / "catalog.yaml", scan(files, name, catalog_dir=str(root)), overwrite=True)
 
 
 def _setup_campaign(mode: str) -> Callable[[Path, Path], None]:
     def setup(root: Path, demo: Path) -> None:
-        import yaml
-
         _setup_basic(root, demo)
         cluster = {"profile": "local", "n-workers": 1, "threads-per-worker": 2, "dashboard-address": ":0"}
         inputs: dict[str, Any] = ({"files": ["data/sst/*.nc"], "name": "day_{stem}"} if mode == "files"
@@ -137,8 +132,6 @@ def _setup_campaign(mode: str) -> Callable[[Path, Path], None]:
 
 
 def _remove(catalog: str, name: str) -> None:
-    from ..catalog import remove_entry
-
     remove_entry(catalog, name)
 
 

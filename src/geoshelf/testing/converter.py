@@ -31,10 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, get_args
 
+import pandas as pd
 import pytest
+import xarray as xr
 
+from ..campaign import load_spec
+from ..catalog import Catalog
+from ..cli import main
 from ..contract import Option, Validation
+from ..convert import convert, convert_entry, shelf_root
 from ..errors import CampaignError, GeoshelfError, OptionError, StaleRepresentationWarning
+from ..registry import get_target, list_targets
 from .faults import run_child
 
 #: Phases of a conversion the kill cases interrupt, and the target method each wraps.
@@ -65,9 +72,6 @@ def convert_and_die(catalog: str, entry: str, target: str, options: dict[str, An
                     delay: float) -> None:
     """In a child process: convert, SIGKILLing the process ``delay`` seconds into the target's
     ``method`` (``write`` or ``validate``), or at its end if it finishes first."""
-    from ..convert import convert
-    from ..registry import list_targets
-
     cls = list_targets()[target]
     original = getattr(cls, method)
 
@@ -122,11 +126,7 @@ class ConverterTests:
 
     def assert_same(self, converted: Any, expected: Any) -> None:
         """Converted data equal the source (decoded values, coordinates and attributes)."""
-        import xarray as xr
-
         if hasattr(converted, "compute") and not isinstance(converted, xr.Dataset | xr.DataArray):
-            import pandas as pd
-
             a, b = converted.compute(), expected.compute()
             missing = [c for c in b.columns if c not in a.columns]
             assert not missing, f"columns of the source missing from the output: {missing}"
@@ -144,19 +144,12 @@ class ConverterTests:
 
     # -- helpers ------------------------------------------------------------------------------------
     def entry(self, case: Case) -> Any:
-        from ..catalog import Catalog
-
         return Catalog(case.catalog)[case.entry]
 
     def convert(self, case: Case, **options: Any) -> Any:
-        from ..convert import convert_entry
-
         return convert_entry(self.entry(case), self.target, catalog_path=case.catalog, **{**case.options, **options})
 
     def output(self, case: Case) -> Path:
-        from ..convert import shelf_root
-        from ..registry import get_target
-
         target = get_target(self.target)
         return shelf_root(case.catalog) / target.output_name(self.entry(case), case.options)
 
@@ -186,7 +179,6 @@ class ConverterTests:
         before = case.catalog.read_bytes()
         with pytest.raises(OptionError, match="has no option 'no_such_option'"):
             self.convert(case, no_such_option=1)
-        from ..convert import convert_entry
 
         with pytest.raises(GeoshelfError, match="cannot convert|unknown target"):
             wrong = self.entry(case).replace(format="no-such-format")
@@ -227,10 +219,6 @@ class ConverterTests:
         self.assert_same(data, self.entry(case).to_dask(representation="original"))  # the original files
 
     def test_declared_options_enforced(self, case: Case, tmp_path: Path) -> None:
-        from ..campaign import load_spec
-        from ..cli import main
-        from ..registry import get_target
-
         declared = get_target(self.target).options
         before = case.catalog.read_bytes()
         for opt in declared:

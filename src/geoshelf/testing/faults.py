@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Catalog
 from ..faults import ENV_FAULT, ENV_SCOPE, ENV_TRACE
 
 #: Names of leftovers that must never be found where an output is published or after a rerun.
@@ -180,8 +181,6 @@ def snapshot(catalog_path: str | os.PathLike[str], *, root: str | os.PathLike[st
 
     ``root`` (default: the catalog's directory) is replaced by ``{root}`` in every path.
     """
-    from ..catalog import Catalog
-
     catalog_path = Path(catalog_path)
     base = str(Path(root or catalog_path.parent).resolve())
     cat = Catalog(catalog_path)
@@ -230,8 +229,6 @@ def check_invariants(catalog_path: str | os.PathLike[str], reference: Snapshot |
     - with ``reference`` (a :func:`snapshot` of a crash-free run): the same entries, equal
       catalog content, and equal data for every representation.
     """
-    from ..catalog import Catalog
-
     problems: list[str] = []
     catalog_path = Path(catalog_path)
     try:
@@ -304,10 +301,12 @@ def _differs(a: Any, b: Any) -> str:
         return f"the reference did not load: {b}"
     try:
         if hasattr(a, "equals") and hasattr(b, "equals") and "pandas" in type(a).__module__:
+            # deferred: pandas (~0.5 s) is not for the battery's children, which import this module
             import pandas as pd
 
             pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
         else:
+            # deferred: xarray (~0.7 s) is not for the battery's children, which import this module
             import xarray as xr
 
             xr.testing.assert_identical(a, b)
