@@ -386,17 +386,8 @@ def _progress(label: str, *, minimum: int = 0, interval: float = 10.0) -> Any:
 
 # -- parser ----------------------------------------------------------------------------------
 
-def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
-    """The argument parser of ``geoshelf``.  ``target_options``: add ``convert``'s flags generated
-    from the installed targets (imports every target: about a second, so only when needed)."""
-    common = _Parser(add_help=False)
-    common.add_argument("--catalog", metavar="FILE",
-                        help="catalog file (default: $GEOSHELF_CATALOG, the configured site catalog, or the demo)")
-    p = _Parser(prog="geoshelf", description="Catalog it once, convert it once, open it lazily.")
-    p.add_argument("--version", action="version", version=f"geoshelf {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.required = True
-
+def _add_entry_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``add`` and ``remove``: the commands that edit entries."""
     a = sub.add_parser("add", parents=[common], help="scan files into a catalog entry")
     a.add_argument("paths", nargs="+", metavar="PATH", help="files, globs (quoted) or a directory")
     a.add_argument("--name", required=True, help="entry name (letters, digits, _ and -)")
@@ -414,6 +405,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     rm.add_argument("name")
     rm.set_defaults(func=cmd_remove)
 
+
+def _add_query_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``list``, ``show``, ``search`` and ``open``: the commands that read the catalog."""
     ls = sub.add_parser("list", parents=[common], help="list catalog entries")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.set_defaults(func=cmd_list)
@@ -443,6 +437,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
                     help="open this representation (default: the best one that is not stale)")
     op.set_defaults(func=cmd_open)
 
+
+def _add_upkeep_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``lint``, ``dedupe``, ``refresh``, ``gc`` and ``relocate``: keeping catalog and shelf in order."""
     li = sub.add_parser("lint", parents=[common], help="check the catalog")
     li.add_argument("--no-open", action="store_true", help="do not try to open representations")
     li.set_defaults(func=cmd_lint)
@@ -471,6 +468,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     rl.add_argument("new_prefix", metavar="NEW_PREFIX")
     rl.set_defaults(func=cmd_relocate)
 
+
+def _add_convert_command(sub: Any, common: argparse.ArgumentParser, target_options: bool) -> None:
+    """``convert``, with the flags the installed targets declare when ``target_options``."""
     cv = sub.add_parser("convert", parents=[common], help="convert an entry to a cloud-optimized copy")
     cv.add_argument("name")
     cv.add_argument("--to", required=True, choices=target_names(), metavar="TARGET",
@@ -488,6 +488,9 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
     if target_options:
         _add_target_options(cv)
 
+
+def _add_tool_commands(sub: Any) -> None:
+    """``demo`` and ``bench``."""
     dm = sub.add_parser("demo", help="generate demo data, shelve it, convert and open it")
     dm.add_argument("--dir", help="work directory (default: demo/ in the checkout or ~/.local/share/geoshelf/demo)")
     dm.add_argument("--size", default="small", choices=["tiny", "small", "medium", "large"])
@@ -498,13 +501,32 @@ def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)  # listed for --help; main() hands it over unparsed
 
-    add_stac_commands(sub, common)
+
+def _add_intake_view_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``intake-view``: the stock-intake catalog beside a geoshelf catalog."""
     iv = sub.add_parser("intake-view", parents=[common],
                         help="write NAME.intake.yaml: a stock-intake catalog opening each entry's best fresh copy")
     iv.set_defaults(func=cmd_intake_view)
 
-    add_serve_commands(sub, common)
 
+def build_parser(target_options: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of ``geoshelf``.  ``target_options``: add ``convert``'s flags generated
+    from the installed targets (imports every target: about a second, so only when needed)."""
+    common = _Parser(add_help=False)
+    common.add_argument("--catalog", metavar="FILE",
+                        help="catalog file (default: $GEOSHELF_CATALOG, the configured site catalog, or the demo)")
+    p = _Parser(prog="geoshelf", description="Catalog it once, convert it once, open it lazily.")
+    p.add_argument("--version", action="version", version=f"geoshelf {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.required = True
+    _add_entry_commands(sub, common)
+    _add_query_commands(sub, common)
+    _add_upkeep_commands(sub, common)
+    _add_convert_command(sub, common, target_options)
+    _add_tool_commands(sub)
+    add_stac_commands(sub, common)
+    _add_intake_view_command(sub, common)
+    add_serve_commands(sub, common)
     add_campaign_commands(sub)
     return p
 

@@ -205,30 +205,8 @@ def check_decodable(ds: Any, path: str) -> None:
                               f"xarray.open_dataset(path, drop_variables=[{str(name)!r}]).to_netcdf(new_path)")
 
 
-def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
-         tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None,
-         progress: Callable[[int, int], None] | None = None, **fields: Any) -> Entry:
-    """Scan files/globs/directories into a new :class:`Entry` (metadata only is read).
-
-    ``progress(done, total)`` is called as files are opened (long scans of thousands of files).
-
-    ``storage_options`` are stored in the entry; options from the user's config (where
-    credentials belong) are used to read but never written to the catalog.
-    """
-    stored_options = storage_options
-    if stored_options:  # they go into a shared catalog: what a catalog may hold, never a credential
-
-        check_storage_options(str(paths[0]) if paths else "", stored_options, "--storage-option")
-    if paths:
-        storage_options = with_timeouts(str(paths[0]),
-                                        {**storage_options_for(str(paths[0])), **(storage_options or {})})
-    files, urlpath = collect_files(paths, storage_options)
-    kinds = {f: sniff(f, storage_options) for f in files}
-    families = {family(k) for k in kinds.values()}
-    if len(families) > 1:
-        raise SourceError(f"{files[0]}: mixed formats in one entry ({', '.join(sorted(families))}); "
-                          "add each format as its own entry")
-    fmt = families.pop()
+def _opener_args(fmt: str, kinds: dict[str, str], files: list[str], urlpath: str | list[str]) -> dict[str, Any]:
+    """The entry's ``args`` for opening its files as intake-xarray will (engine, combine options)."""
     args: dict[str, Any] = {}
     if fmt == "netcdf":
         netcdf_kinds = set(kinds.values())
@@ -252,8 +230,13 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
                                          compat="override")
     elif fmt == "geotiff":
         args["chunks"] = {}
-    if stored_options:
-        args["storage_options"] = dict(stored_options)
+    return args
+
+
+def _describe_files(files: list[str], fmt: str, storage_options: dict[str, Any] | None,
+                    progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    """Open the files (metadata only) and describe them; refuses NetCDF that does not decode or keeps its
+    data in groups."""
     obj = open_original(files, fmt, storage_options=storage_options, progress=progress)
     meta = describe_table(obj) if fmt in ("csv", "parquet") else describe(obj)
     if fmt == "netcdf":
@@ -264,6 +247,36 @@ def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, des
             raise SourceError(f"{files[0]}: no data variables in the root group (its data is in groups: "
                               f"{', '.join(groups)}); geoshelf catalogs the root group only: extract a group first, "
                               "e.g. xarray.open_dataset(path, group=NAME).to_netcdf(...)")
+    return meta
+
+
+def scan(paths: Sequence[str], name: str, *, catalog_dir: str | None = None, description: str = "",
+         tags: Sequence[str] = (), storage_options: dict[str, Any] | None = None,
+         progress: Callable[[int, int], None] | None = None, **fields: Any) -> Entry:
+    """Scan files/globs/directories into a new :class:`Entry` (metadata only is read).
+
+    ``progress(done, total)`` is called as files are opened (long scans of thousands of files).
+
+    ``storage_options`` are stored in the entry; options from the user's config (where
+    credentials belong) are used to read but never written to the catalog.
+    """
+    stored_options = storage_options
+    if stored_options:  # they go into a shared catalog: what a catalog may hold, never a credential
+        check_storage_options(str(paths[0]) if paths else "", stored_options, "--storage-option")
+    if paths:
+        storage_options = with_timeouts(str(paths[0]),
+                                        {**storage_options_for(str(paths[0])), **(storage_options or {})})
+    files, urlpath = collect_files(paths, storage_options)
+    kinds = {f: sniff(f, storage_options) for f in files}
+    families = {family(k) for k in kinds.values()}
+    if len(families) > 1:
+        raise SourceError(f"{files[0]}: mixed formats in one entry ({', '.join(sorted(families))}); "
+                          "add each format as its own entry")
+    fmt = families.pop()
+    args = _opener_args(fmt, kinds, files, urlpath)
+    if stored_options:
+        args["storage_options"] = dict(stored_options)
+    meta = _describe_files(files, fmt, storage_options, progress)
     stats = stat_files(files, storage_options)
     if isinstance(urlpath, list):
         stored_urlpath: str | list[str] = [relativize(u, catalog_dir) for u in urlpath]

@@ -27,6 +27,7 @@ from ..catalog import Catalog, check_name
 from ..catalog.locate import default_catalog_path
 from ..catalog.model import Entry
 from ..catalog.paths import fingerprint, stat_files, visible_files
+from ..contract import Converter
 from ..convert import get_target, shelf_root
 from ..convert.outputs import check_output_in_dir
 from ..errors import CampaignError, GeoshelfError
@@ -219,6 +220,79 @@ def resolve_catalog(spec: CampaignSpec) -> Path:
     return path
 
 
+def _entry_units(spec: CampaignSpec, catalog_path: Path, target: Converter, out_dir: Path | None) -> list[Unit]:
+    """One unit per catalogued entry of ``inputs.entries`` (the target must accept each)."""
+    cat = Catalog(catalog_path)
+    units: list[Unit] = []
+    for seq, name in enumerate(spec.entries):
+        try:
+            entry = cat[name]
+        except GeoshelfError as exc:
+            raise CampaignError(f"{spec.path}: inputs.entries: {exc}") from None
+        if not isinstance(entry, Entry):
+            raise CampaignError(f"{spec.path}: inputs.entries: {name!r} is an included catalog, not an entry")
+        if not target.can_convert(entry):
+            raise CampaignError(f"{spec.path}: entry {name!r} is {entry.format}; target {target.name!r} "
+                                f"accepts {', '.join(target.formats)}")
+        try:
+            output = _output(spec, catalog_path, out_dir, target.output_name(entry, dict(spec.options)))
+            target.plan(entry, spec.options)
+            files = entry.source_files()
+        except GeoshelfError as exc:
+            raise CampaignError(f"{spec.path}: {exc}") from None
+        stats = stat_files(files, entry.storage_options)
+        uid = unit_id({"kind": "entry", "name": name, "fingerprint": fingerprint(stats),
+                       **_parameters(spec, output)})
+        units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
+                          bytes_in=sum(s.size for s in stats), output=output, entry=entry))
+    return units
+
+
+def _listing_units(spec: CampaignSpec, listing: Path, target: Converter | None, out_dir: Path | None, *,
+                   keep_files: bool, stats: dict[str, int]) -> list[Unit]:
+    """One unit per group of the files a listing names (``stats`` gets the listing reader's figures)."""
+    groups = group_listing(listing, spec.name_template, spec.pattern,
+                           template_fields(spec.name_template, str(spec.path)), keep_files=keep_files, stats=stats)
+    units: list[Unit] = []
+    for seq, (name, g) in enumerate(groups.items()):
+        output = None
+        if target is not None:
+            fmt = format_from_suffix(g.first)
+            probe = Entry(name=name, urlpath=[g.first], format=fmt, files=g.count)
+            try:
+                output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
+            except GeoshelfError as exc:
+                raise CampaignError(f"{spec.path}: {exc}") from None
+        uid = unit_id({"kind": "files", "name": name, "listed": f"{g.count}:{g.digest:064x}",
+                       **_parameters(spec, output)})
+        units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(g.files), bytes_in=g.bytes,
+                          output=output, file_count=0 if keep_files else g.count))
+    return units
+
+
+def _file_units(spec: CampaignSpec, catalog_path: Path, target: Converter | None, out_dir: Path | None,
+                missing: list[str] | None) -> list[Unit]:
+    """One unit per group of the files ``inputs.files`` expands to (each file stat-ed); files that do not
+    exist go into ``missing`` when it is given, else stop the plan."""
+    files = _expand(spec.files, missing)
+    units: list[Unit] = []
+    for seq, (name, members) in enumerate(group_files(spec, files).items()):
+        stats = stat_files(members)
+        output = None
+        if target is not None:
+            fmt = format_from_suffix(members[0])
+            probe = Entry(name=name, urlpath=list(members), format=fmt, files=len(members))
+            try:
+                output = _output(spec, catalog_path, out_dir, target.output_name(probe, dict(spec.options)))
+            except GeoshelfError as exc:
+                raise CampaignError(f"{spec.path}: {exc}") from None
+        uid = unit_id({"kind": "files", "name": name, "files": [[s.path, s.size, s.mtime_ns] for s in stats],
+                       **_parameters(spec, output)})
+        units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(members),
+                          bytes_in=sum(s.size for s in stats), output=output))
+    return units
+
+
 def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: bool = True) -> Plan:
     """Resolve inputs into units and batches (stats files, or reads a listing; reads the catalog; writes nothing).
 
@@ -228,67 +302,15 @@ def build_plan(spec: CampaignSpec, *, allow_missing: bool = False, keep_files: b
     catalog_path = resolve_catalog(spec)
     target = get_target(spec.target) if spec.target else None
     out_dir = _output_dir(spec, catalog_path) if target else None
-    units: list[Unit] = []
     missing: list[str] = []
     listing_stats: dict[str, int] = {}
     if spec.mode == "entries":
-        cat = Catalog(catalog_path)
-        for seq, name in enumerate(spec.entries):
-            try:
-                entry = cat[name]
-            except GeoshelfError as exc:
-                raise CampaignError(f"{spec.path}: inputs.entries: {exc}") from None
-            if not isinstance(entry, Entry):
-                raise CampaignError(f"{spec.path}: inputs.entries: {name!r} is an included catalog, not an entry")
-            assert target is not None
-            if not target.can_convert(entry):
-                raise CampaignError(f"{spec.path}: entry {name!r} is {entry.format}; target {target.name!r} "
-                                    f"accepts {', '.join(target.formats)}")
-            try:
-                output = _output(spec, catalog_path, out_dir, target.output_name(entry, dict(spec.options)))
-                target.plan(entry, spec.options)
-                files = entry.source_files()
-            except GeoshelfError as exc:
-                raise CampaignError(f"{spec.path}: {exc}") from None
-            stats = stat_files(files, entry.storage_options)
-            uid = unit_id({"kind": "entry", "name": name, "fingerprint": fingerprint(stats),
-                           **_parameters(spec, output)})
-            units.append(Unit(id=uid, seq=seq, kind="entry", name=name, files=tuple(files),
-                              bytes_in=sum(s.size for s in stats), output=output, entry=entry))
+        assert target is not None
+        units = _entry_units(spec, catalog_path, target, out_dir)
     elif spec.listing is not None:
-        groups_l = group_listing(spec.listing, spec.name_template, spec.pattern,
-                                 template_fields(spec.name_template, str(spec.path)), keep_files=keep_files,
-                                 stats=listing_stats)
-        for seq, (name, g) in enumerate(groups_l.items()):
-            output = None
-            if target is not None:
-                fmt = format_from_suffix(g.first)
-                probe = Entry(name=name, urlpath=[g.first], format=fmt, files=g.count)
-                try:
-                    output = str(out_dir / target.output_name(probe, dict(spec.options)))  # type: ignore[operator]
-                except GeoshelfError as exc:
-                    raise CampaignError(f"{spec.path}: {exc}") from None
-            uid = unit_id({"kind": "files", "name": name, "listed": f"{g.count}:{g.digest:064x}",
-                           **_parameters(spec, output)})
-            units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(g.files), bytes_in=g.bytes,
-                              output=output, file_count=0 if keep_files else g.count))
+        units = _listing_units(spec, spec.listing, target, out_dir, keep_files=keep_files, stats=listing_stats)
     else:
-        files = _expand(spec.files, missing if allow_missing else None)
-        groups = group_files(spec, files)
-        for seq, (name, members) in enumerate(groups.items()):
-            stats = stat_files(members)
-            output = None
-            if target is not None:
-                fmt = format_from_suffix(members[0])
-                probe = Entry(name=name, urlpath=list(members), format=fmt, files=len(members))
-                try:
-                    output = _output(spec, catalog_path, out_dir, target.output_name(probe, dict(spec.options)))
-                except GeoshelfError as exc:
-                    raise CampaignError(f"{spec.path}: {exc}") from None
-            uid = unit_id({"kind": "files", "name": name, "files": [[s.path, s.size, s.mtime_ns] for s in stats],
-                           **_parameters(spec, output)})
-            units.append(Unit(id=uid, seq=seq, kind="files", name=name, files=tuple(members),
-                              bytes_in=sum(s.size for s in stats), output=output))
+        units = _file_units(spec, catalog_path, target, out_dir, missing if allow_missing else None)
     outputs = [u.output for u in units if u.output]
     if len(set(outputs)) != len(outputs):
         dup = next(o for o in outputs if outputs.count(o) > 1)

@@ -233,20 +233,15 @@ def check_catalog_is_not_spec(spec_path: Path, catalog_path: Path) -> None:
                             "go into (catalog: ... or --catalog)")
 
 
-def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None,
-              state_dir: str | os.PathLike[str] | None = None) -> CampaignSpec:
-    """Read and validate a campaign spec (``catalog``/``state_dir`` override the spec's)."""
-    p = Path(path).expanduser().absolute()
-    where = str(p)
-    data = _read(p)
-    base = p.parent
-    defaults = settings()["campaign"]
-
+def _spec_name(where: str, data: dict[str, Any], p: Path) -> str:
     name = data.get("name", p.stem)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise CampaignError(f"{where}: name must be letters, digits, '_', '-' or '.', not {name!r}")
-    entries, files, listing, template, pattern = _inputs(where, base, data.get("inputs"))
+    return name
 
+
+def _conversion(where: str, data: dict[str, Any], entries: list[str]) -> tuple[str | None, dict[str, Any], str]:
+    """(target, its checked options, validate) of the spec: unknown or ill-typed options fail here, at plan time."""
     if "target" not in data:
         raise CampaignError(f"{where}: target is required ({', '.join(target_names())}, or null to shelve only)")
     target = data["target"]
@@ -270,10 +265,12 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
     if validate not in accepted:
         raise CampaignError(f"{where}: validate must be {', '.join(repr(v) for v in accepted[:-1])} or "
                             f"{accepted[-1]!r} for target {target!r}, not {validate!r}")
-    placement = data.get("placement", "auto")
-    if placement not in PLACEMENTS:
-        raise CampaignError(f"{where}: placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
+    return target, dict(options), validate
 
+
+def _scheduling(where: str, data: dict[str, Any],
+                defaults: dict[str, Any]) -> tuple[int, int | None, int, float, float]:
+    """(batch_size, max_jobs, retries, retry_backoff, retry_backoff_max) of the spec, else the configured defaults."""
     batch_size = _positive_int(where, "batch_size", data.get("batch_size", defaults["batch-size"]))
     retries = _positive_int(where, "retries", data.get("retries", defaults["retries"]), minimum=0)
     max_jobs = data.get("max_jobs")
@@ -285,46 +282,76 @@ def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] |
                                      "retry_backoff_max")
     except ClusterError as exc:
         raise CampaignError(f"{where}: {exc}") from None
+    return batch_size, max_jobs, retries, backoff, backoff_max
 
+
+def _cluster(where: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The spec's ``cluster:`` as a mapping; its profile must be valid (``--cluster`` may pick another later)."""
     cluster = data.get("cluster") or {}
     if isinstance(cluster, str):
         cluster = {"profile": cluster}
     if not isinstance(cluster, dict):
         raise CampaignError(f"{where}: cluster must be a profile name or a mapping {{profile: pbs, ...}}")
-    try:  # the spec's own profile must be valid; --cluster may pick another later
+    try:
         get_profile(None, cluster)
     except ClusterError as exc:
         raise CampaignError(f"{where}: cluster: {exc}") from None
+    return dict(cluster)
 
-    def path_of(value: Any, key: str) -> Path | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            raise CampaignError(f"{where}: {key} must be a path")
-        q = Path(os.path.expandvars(os.path.expanduser(value)))
-        return q if q.is_absolute() else (base / q)
 
-    catalog_path = Path(catalog).expanduser().absolute() if catalog else path_of(data.get("catalog"), "catalog")
+def _path_of(where: str, base: Path, value: Any, key: str) -> Path | None:
+    """A path setting of the spec (``~`` and ``$VARS`` expanded), relative to the spec's directory."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise CampaignError(f"{where}: {key} must be a path")
+    q = Path(os.path.expandvars(os.path.expanduser(value)))
+    return q if q.is_absolute() else (base / q)
+
+
+def _state_dir(where: str, p: Path, data: dict[str, Any], name: str, defaults: dict[str, Any],
+               state_dir: str | os.PathLike[str] | None) -> Path:
+    """Where the campaign keeps its state: the argument, the spec's ``state:``, the configured directory, or
+    ``SPEC.state`` beside the spec."""
+    if state_dir is not None:
+        return Path(state_dir).expanduser().absolute()
+    if data.get("state") is not None:
+        state = _path_of(where, p.parent, data["state"], "state")
+        assert state is not None
+        return state
+    if defaults.get("state-dir"):
+        return Path(os.path.expanduser(str(defaults["state-dir"]))) / name
+    return p.with_name(p.stem + ".state")
+
+
+def load_spec(path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None,
+              state_dir: str | os.PathLike[str] | None = None) -> CampaignSpec:
+    """Read and validate a campaign spec (``catalog``/``state_dir`` override the spec's)."""
+    p = Path(path).expanduser().absolute()
+    where = str(p)
+    data = _read(p)
+    base = p.parent
+    defaults = settings()["campaign"]
+    name = _spec_name(where, data, p)
+    entries, files, listing, template, pattern = _inputs(where, base, data.get("inputs"))
+    target, options, validate = _conversion(where, data, entries)
+    placement = data.get("placement", "auto")
+    if placement not in PLACEMENTS:
+        raise CampaignError(f"{where}: placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
+    batch_size, max_jobs, retries, backoff, backoff_max = _scheduling(where, data, defaults)
+    cluster = _cluster(where, data)
+    catalog_path = Path(catalog).expanduser().absolute() if catalog else _path_of(where, base, data.get("catalog"),
+                                                                                  "catalog")
     if catalog_path is not None:
         check_catalog_is_not_spec(p, catalog_path)
-    output = path_of(data.get("output"), "output")
-    if state_dir is not None:
-        state: Path | None = Path(state_dir).expanduser().absolute()
-    elif data.get("state") is not None:
-        state = path_of(data["state"], "state")
-    elif defaults.get("state-dir"):
-        state = Path(os.path.expanduser(str(defaults["state-dir"]))) / name
-    else:
-        state = p.with_name(p.stem + ".state")
-    assert state is not None
-
+    output = _path_of(where, base, data.get("output"), "output")
+    state = _state_dir(where, p, data, name, defaults, state_dir)
     return CampaignSpec(
         path=p, name=name, description=str(data.get("description") or ""), catalog=catalog_path,
         entries=tuple(entries), files=tuple(files), listing=listing, name_template=template, pattern=pattern,
-        target=target,
-        options=dict(options), validate=validate, output=output, placement=placement, batch_size=batch_size,
-        max_jobs=max_jobs, retries=retries, retry_backoff=backoff, retry_backoff_max=backoff_max,
-        cluster=dict(cluster), state_dir=state,
+        target=target, options=options, validate=validate, output=output, placement=placement,
+        batch_size=batch_size, max_jobs=max_jobs, retries=retries, retry_backoff=backoff,
+        retry_backoff_max=backoff_max, cluster=cluster, state_dir=state,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,20 +334,12 @@ def entry_span(b: bytes, layout: Layout, i: int) -> tuple[int, int, int]:
     return lead, key, end
 
 
-def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | None],
-           current: Mapping[str, Any]) -> Spliced:
-    """``b`` with the entries of ``changes`` replaced (a mapping), removed (None) or appended (new names).
+#: One edit of the file: (start, end, new bytes, entries placed in them as (name, offset in the new bytes)).
+_Cut = tuple[int, int, bytes, tuple[tuple[str, int], ...]]
 
-    ``current`` holds the entries as the safe loader read them from ``b``: the text around every
-    change is checked against it (:func:`verify`).  Every byte outside the changed entries is kept;
-    a changed entry keeps its lead comments and the comments inside it.  Raises :class:`Unhandled`
-    when an entry's text cannot be edited on its own.
-    """
-    names = layout.names
-    if len(changes) <= 16:  # list.index runs in C: cheaper than a dict of 100,000 names
-        position = {name: names.index(name) for name in changes if name in current}
-    else:
-        position = {name: i for i, name in enumerate(names)}
+
+def _checker(b: bytes, layout: Layout, current: Mapping[str, Any]) -> Callable[[int], None]:
+    """``check(i)``: :func:`verify` entry ``i`` (once; indices outside the entries are ignored)."""
     checked: set[int] = set()
 
     def check(i: int) -> None:
@@ -355,11 +347,17 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
             verify(b, layout, i, current[layout.keys[i][0]])
             checked.add(i)
 
-    view = memoryview(b)
-    cuts: list[tuple[int, int, bytes, tuple[tuple[str, int], ...]]] = []  # start, end, new bytes, entries placed
+    return check
+
+
+def _edit_cuts(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | None],
+               position: Mapping[str, int],
+               check: Callable[[int], None]) -> tuple[list[_Cut], dict[str, str], list[tuple[str, bytes]]]:
+    """The cuts replacing or removing the changed entries already in ``b`` (each checked with its neighbour
+    above), the text of every entry rendered, and the new entries' blocks to append, in order."""
+    cuts: list[_Cut] = []
     rendered: dict[str, str] = {}
-    appended: list[bytes] = []
-    appended_names: list[str] = []
+    appended: list[tuple[str, bytes]] = []
     n = layout.indent
     for name, source in changes.items():
         i = position.get(name)
@@ -368,8 +366,7 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
                 continue
             text = render_entry(name, source)
             rendered[name] = text
-            appended.append(_indent(text, n).encode("utf-8"))
-            appended_names.append(name)
+            appended.append((name, _indent(text, n).encode("utf-8")))
             continue
         check(i - 1)
         check(i)
@@ -381,29 +378,37 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
         text = render_entry(name, source, old)
         rendered[name] = text
         cuts.append((key, end, _indent(text, n).encode("utf-8"), ((name, 0),)))
+    return cuts, rendered, appended
+
+
+def _append_cuts(b: bytes, layout: Layout, appended: list[tuple[str, bytes]],
+                 check: Callable[[int], None]) -> list[_Cut]:
+    """The cuts appending new entries after the last one (or after an empty ``sources:`` line)."""
     s0, s1 = layout.sources_line
-    if appended:
-        lead_nl = b""
-        if layout.keys:
-            check(len(layout.keys) - 1)
-            at = entry_span(b, layout, len(layout.keys) - 1)[2]
-            if at > 0 and b[at - 1:at] != b"\n":
-                lead_nl = b"\n"
-        else:  # "sources:" or "sources: {}" -> "sources:", keeping a comment; the entries follow it
-            at = s1
-            line = re.sub(rb"^sources:[ ]*(?:\{\}[ ]*)?", b"sources:  " if b"#" in b[s0:s1] else b"sources:",
-                          b[s0:s1].rstrip(b"\n"))
-            cuts.append((s0, s1, line.rstrip(b" ") + b"\n", ()))
-        placed, rel = [], len(lead_nl)
-        for name, block in zip(appended_names, appended, strict=True):
-            placed.append((name, rel))
-            rel += len(block)
-        cuts.append((at, at, lead_nl + b"".join(appended), tuple(placed)))
-    elif layout.keys and sum(1 for name, src in changes.items() if src is None and name in position) == layout.count:
-        # the last entry goes: an empty mapping, not null (stock intake cannot read a null sources)
-        cuts.append((s0, s1, re.sub(rb"^sources:[ ]*", b"sources: {}  " if b"#" in b[s0:s1] else b"sources: {}",
-                                    b[s0:s1]), ()))
-    cuts.sort(key=lambda c: (c[0], c[1]))
+    cuts: list[_Cut] = []
+    lead_nl = b""
+    if layout.keys:
+        check(len(layout.keys) - 1)
+        at = entry_span(b, layout, len(layout.keys) - 1)[2]
+        if at > 0 and b[at - 1:at] != b"\n":
+            lead_nl = b"\n"
+    else:  # "sources:" or "sources: {}" -> "sources:", keeping a comment; the entries follow it
+        at = s1
+        line = re.sub(rb"^sources:[ ]*(?:\{\}[ ]*)?", b"sources:  " if b"#" in b[s0:s1] else b"sources:",
+                      b[s0:s1].rstrip(b"\n"))
+        cuts.append((s0, s1, line.rstrip(b" ") + b"\n", ()))
+    placed, rel = [], len(lead_nl)
+    for name, block in appended:
+        placed.append((name, rel))
+        rel += len(block)
+    cuts.append((at, at, lead_nl + b"".join(block for _name, block in appended), tuple(placed)))
+    return cuts
+
+
+def _assemble(b: bytes, cuts: list[_Cut], rendered: dict[str, str]) -> Spliced:
+    """``b`` with the cuts made (they must not overlap), where the placed entries start, and the shifts."""
+    view = memoryview(b)
+    cuts = sorted(cuts, key=lambda c: (c[0], c[1]))
     out: list[bytes | memoryview] = []
     pos = shift = 0
     shifts: list[tuple[int, int]] = []
@@ -422,6 +427,32 @@ def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | N
             shift += delta
     out.append(view[pos:])
     return Spliced(pieces=tuple(x for x in out if len(x)), rendered=rendered, shifts=tuple(shifts), placed=where)
+
+
+def splice(b: bytes, layout: Layout, changes: Mapping[str, Mapping[str, Any] | None],
+           current: Mapping[str, Any]) -> Spliced:
+    """``b`` with the entries of ``changes`` replaced (a mapping), removed (None) or appended (new names).
+
+    ``current`` holds the entries as the safe loader read them from ``b``: the text around every
+    change is checked against it (:func:`verify`).  Every byte outside the changed entries is kept;
+    a changed entry keeps its lead comments and the comments inside it.  Raises :class:`Unhandled`
+    when an entry's text cannot be edited on its own.
+    """
+    names = layout.names
+    if len(changes) <= 16:  # list.index runs in C: cheaper than a dict of 100,000 names
+        position = {name: names.index(name) for name in changes if name in current}
+    else:
+        position = {name: i for i, name in enumerate(names)}
+    check = _checker(b, layout, current)
+    cuts, rendered, appended = _edit_cuts(b, layout, changes, position, check)
+    s0, s1 = layout.sources_line
+    if appended:
+        cuts += _append_cuts(b, layout, appended, check)
+    elif layout.keys and sum(1 for name, src in changes.items() if src is None and name in position) == layout.count:
+        # the last entry goes: an empty mapping, not null (stock intake cannot read a null sources)
+        cuts.append((s0, s1, re.sub(rb"^sources:[ ]*", b"sources: {}  " if b"#" in b[s0:s1] else b"sources: {}",
+                                    b[s0:s1]), ()))
+    return _assemble(b, cuts, rendered)
 
 
 __all__ = ["Layout", "Spliced", "Unhandled", "entry_span", "layout_from_lines", "locate", "merge",
