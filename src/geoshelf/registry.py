@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import warnings
 from functools import cache, lru_cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from .contract import Converter, Loader
@@ -25,7 +24,15 @@ REPRESENTATION_ORDER: tuple[str, ...] = ("zarr", "references", "cog", "parquet",
 GROUP = "geoshelf.converters"
 #: The entry point group of the loader (one entry, ``geoshelf``).
 LOADERS = "geoshelf.loaders"
-_OWN_LOADER = EntryPoint(name="geoshelf", value="geoshelf.load", group=LOADERS)
+
+
+def entry_points(group: str) -> Any:
+    """The installed entry points of ``group`` (package metadata only: nothing is imported)."""
+    # deferred: importlib.metadata costs 15-20 ms at `import geoshelf` (the catalog model imports this
+    # module for Entry.to_dask); only plugin discovery needs it
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -112,7 +119,12 @@ def loader() -> Loader:
     ``geoshelf.loaders`` group (geoshelf's own :mod:`geoshelf.load`, unless a site installs another);
     geoshelf's own when the installed metadata predates that group (an older editable install)."""
     found = [ep for ep in entry_points(group=LOADERS) if ep.name == "geoshelf"]
-    module: Loader = (found[0] if found else _OWN_LOADER).load()
+    if not found:
+        # deferred: as in entry_points() above
+        from importlib.metadata import EntryPoint
+
+        found = [EntryPoint(name="geoshelf", value="geoshelf.load", group=LOADERS)]
+    module: Loader = found[0].load()
     return module
 
 

@@ -17,10 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ..catalog import Catalog, add_entry
-from ..convert import convert_entry
 from .report import Row
 
 
@@ -28,6 +25,9 @@ def _peak_of(fn: Callable[[], Any], cluster: Any) -> tuple[Any, int, int]:
     """Run ``fn``; sample every 50 ms the RSS of this process and of each worker (with children).
 
     Returns (result, peak of the sum over all processes, peak of one worker)."""
+    # deferred: bench/__init__ imports this module; psutil costs ~12 ms at `geoshelf bench --help`
+    import psutil
+
     me = psutil.Process()
     workers = [psutil.Process(w.process.pid) for w in cluster.workers.values()
                if getattr(w, "process", None) and w.process.pid]
@@ -75,6 +75,8 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
     from zarr.codecs import ZstdCodec
 
     # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
+    # nor the convert package
+    from ..convert import convert_entry
     from ..demo.data import SIZES, make_sst
     from ..scan import scan
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from ..catalog.model import Entry, Representation
 from ..contract import Converter, Option, Plan, Validation
@@ -90,6 +89,9 @@ class ParquetConverter(Converter[None]):
         if partition == "month":
             df["month"] = df[tcol].dt.month.astype("int32")
             parts.append("month")
+        # deferred: pyarrow.dataset costs 20-30 ms at `convert --help` (every target is imported); only writing needs it
+        import pyarrow.dataset as pads
+
         table = pa.Table.from_pandas(df, preserve_index=False)
         if lon and lat:
             table = table.append_column("geometry", pa.array(wkb_points(df[lon].to_numpy(), df[lat].to_numpy()),
