@@ -3,7 +3,9 @@
 The catalog layer (``geoshelf.catalog``) is the bottom of the package: the loader, the converters,
 campaigns, the server and STAC build on it, never the other way round (``Entry.to_dask`` reaches the
 loader through ``geoshelf.registry.loader()``).  The leaves (errors, config, contract, registry,
-progress) import only what is listed for them.
+progress) import only what is listed for them.  An import inside a function says why it is not at
+the top with a ``# deferred: <reason>`` comment (the start-up time it saves); an import cycle is no
+reason: it is broken by moving code to the layer it belongs to.
 """
 
 from __future__ import annotations
