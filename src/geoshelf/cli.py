@@ -197,7 +197,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     path = _catalog_path(args)
     problems = lint(path, open_representations=not args.no_open)
     if path.is_file():
-        # deferred: the convert package costs ~5-20 ms at start-up; only lint and convert need it
+        # deferred: the convert package costs ~5-10 ms at start-up; only lint and convert need it
         from .convert.record import lint_journals
 
         problems += lint_journals(path)
@@ -205,7 +205,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         print(p)
     orphans = []
     if not any(p.entry == "(catalog)" for p in problems):
-        # deferred: shelf imports the convert package (~5-20 ms at start-up); only lint and gc need it
+        # deferred: shelf imports the convert package (~5-10 ms at start-up); only lint and gc need it
         from .shelf import find_orphans
 
         orphans = find_orphans(path)
@@ -250,7 +250,7 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    # deferred: shelf imports the convert package (~5-20 ms at start-up); only gc needs it
+    # deferred: shelf imports the convert package (~5-10 ms at start-up); only gc needs it
     from .shelf import remove_orphans
 
     path = _catalog_path(args)
@@ -291,7 +291,7 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    # deferred: the convert package costs ~5-20 ms at start-up; only this command needs it
+    # deferred: the convert package costs ~5-10 ms at start-up; only this command needs it
     from .convert import convert_entry
 
     target = get_target(args.to)
