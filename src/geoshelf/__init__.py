@@ -27,7 +27,7 @@ def open_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
 def convert(entry: Entry | str, to: str, *, catalog: Catalog | str | os.PathLike[str] | None = None,
             **options: Any) -> Representation:
     """Convert a catalogued entry to ``to`` ("zarr", "references", "cog", "parquet") and record it."""
-    # deferred: the convert package and its registry cost ~10-20 ms; `import geoshelf` stays light for readers
+    # deferred: the convert package costs ~5-10 ms; `import geoshelf` stays light for readers
     from .convert import convert as _convert
 
     return _convert(entry, to, catalog=catalog, **options)
