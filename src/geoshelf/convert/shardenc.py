@@ -106,6 +106,7 @@ class ShardEncoder:
         """The inner chunks of a shard whose part inside the array is ``extent``, in zarr's (Morton)
         order: (chunk coordinates in the shard, slice of the shard's data); chunks wholly outside the
         array are not listed (zarr never writes them)."""
+        # deferred: zarr costs ~0.3 s at `convert --help` (shards imports this module); only encoding needs it
         from zarr.core.indexing import morton_order_iter
 
         out = []
@@ -143,6 +144,7 @@ class ShardEncoder:
     def write(self, region: Sequence[slice], buf: np.ndarray, threads: int = 1) -> int:
         """Encode every shard of ``region`` (whole shards, see :meth:`covers`) from ``buf`` and store
         each as one object through the array's store; return the bytes stored."""
+        # deferred: zarr costs ~0.3 s at `convert --help` (shards imports this module); only encoding needs it
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.sync import sync
 
@@ -171,6 +173,7 @@ def shard_encoder(array: Any) -> ShardEncoder | None:
     """A :class:`ShardEncoder` for a zarr array, or None when geoshelf does not encode its shards
     (not Zarr v3, not sharded with one sharding codec, nested sharding, a codec without a
     synchronous encoder, a dtype that is not plain numbers)."""
+    # deferred: zarr costs ~0.3 s at `convert --help` (shards imports this module); only encoding needs it
     from zarr.codecs import ShardingCodec
     from zarr.codecs.sharding import ShardingCodecIndexLocation
     from zarr.core.array_spec import ArraySpec
