@@ -59,6 +59,24 @@ def _peak_of(fn: Callable[[], Any], cluster: Any) -> tuple[Any, int, int]:
     return result, peak_total, peak_worker
 
 
+def _memory_input(size: str, workdir: Path | None) -> tuple[Path, list[str], Path, int]:
+    """Row 5's input, generated once per size and catalogued afresh: (work root, files, catalog, decoded bytes)."""
+    # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
+    from ..demo.data import SIZES, make_sst
+    from ..scan import scan
+
+    s = SIZES[size]
+    root = (workdir or Path.cwd() / "bench-work").resolve() / size
+    data = root / "data" / "sst"
+    if not data.exists() or len(list(data.glob("*.nc"))) != s.days:
+        make_sst(data, days=s.days, ny=s.ny, nx=s.nx)
+    files = sorted(glob.glob(str(data / "*.nc")))
+    cat_path = root / "memory.yaml"
+    cat_path.unlink(missing_ok=True)
+    add_entry(cat_path, scan([str(data)], "sst", catalog_dir=str(root)))
+    return root, files, cat_path, s.days * s.ny * s.nx * 8
+
+
 def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memory: str = "600MB",
                  workers: int = 2, log: Callable[[str], None] = print, layout: str = "timeseries",
                  naive_timeout: float = 300.0) -> Row:
@@ -74,23 +92,11 @@ def memory_bound(size: str = "medium", workdir: Path | None = None, worker_memor
     from distributed import wait as dwait
     from zarr.codecs import ZstdCodec
 
-    # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no xarray/pandas (~1 s)
-    # nor the convert package
+    # deferred: bench/__init__ imports this module; `geoshelf bench --help` needs no convert package (~5-10 ms)
     from ..convert import convert_entry
-    from ..demo.data import SIZES, make_sst
-    from ..scan import scan
 
     warnings.simplefilter("ignore")
-    s = SIZES[size]
-    root = (workdir or Path.cwd() / "bench-work").resolve() / size
-    data = root / "data" / "sst"
-    if not data.exists() or len(list(data.glob("*.nc"))) != s.days:
-        make_sst(data, days=s.days, ny=s.ny, nx=s.nx)
-    files = sorted(glob.glob(str(data / "*.nc")))
-    cat_path = root / "memory.yaml"
-    cat_path.unlink(missing_ok=True)
-    add_entry(cat_path, scan([str(data)], "sst", catalog_dir=str(root)))
-    decoded = s.days * s.ny * s.nx * 8
+    root, files, cat_path, decoded = _memory_input(size, workdir)
     limit = parse_bytes(worker_memory)
     out = root / "shelf-memory"
     shutil.rmtree(out, ignore_errors=True)
