@@ -211,3 +211,35 @@ def test_interface_missing_at_run_time_is_one_cluster_error() -> None:
 
     with pytest.raises(ClusterError, match="pbs: cannot start the scheduler: .*'ib9' is not a valid network interface"):
         make_cluster(get_profile("pbs", {**SITE, "interface": "ib9", "dashboard-address": ":0"}))
+
+
+def test_local_workers_start_with_a_1mib_mmap_threshold() -> None:
+    """dask's MALLOC_TRIM_THRESHOLD_ pins glibc's mmap threshold at 128 KiB (GDAL's blocks then fault
+    in anew on every COG); the workers geoshelf starts get 1 MiB, dask's own settings kept."""
+    import os
+
+    from geoshelf.cluster import make_cluster
+
+    cluster = make_cluster(get_profile("local", {"n-workers": 1, "dashboard-address": ":0"}))
+    try:
+        from distributed import Client
+
+        with Client(cluster) as c:
+            env = next(iter(c.run(lambda: {k: os.environ.get(k) for k in
+                                           ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}).values()))
+    finally:
+        cluster.close()
+    assert env == {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "MALLOC_TRIM_THRESHOLD_": "65536"}
+
+
+def test_a_configured_worker_environment_wins_over_geoshelfs() -> None:
+    import dask
+
+    from geoshelf.cluster import worker_spawn_env
+
+    key = "distributed.nanny.pre-spawn-environ"
+    with dask.config.set({f"{key}.MALLOC_MMAP_THRESHOLD_": "4194304"}), worker_spawn_env():
+        assert dask.config.get(key)["MALLOC_MMAP_THRESHOLD_"] == "4194304"
+    with worker_spawn_env():
+        assert dask.config.get(key)["MALLOC_MMAP_THRESHOLD_"] == str(1 << 20)
+    assert "MALLOC_MMAP_THRESHOLD_" not in dask.config.get(key)

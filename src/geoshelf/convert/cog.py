@@ -161,13 +161,34 @@ def raster_fields(ds: Any, options: dict[str, Any], where: str, entry_crs: str |
 _COMPRESS = {"deflate": "DEFLATE", "zstd": "ZSTD", "lzw": "LZW", "packbits": "PACKBITS", "raw": "NONE"}
 
 
+#: Largest overview size (bytes, decoded) whose temporary file is left uncompressed (see :func:`_translate`).
+TMP_OVERVIEWS_UNCOMPRESSED_MAX = 1 << 30
+
+
+def tmp_overview_config(width: int, height: int, count: int, itemsize: int, levels: int) -> dict[str, str]:
+    """GDAL config for the temporary overview file of one COG: uncompressed when it is small.
+
+    The COG driver computes overviews into a temporary file beside the output, compressed with
+    ZSTD by default, then copies them into the COG, compressed as asked: each overview block is
+    compressed twice.  Uncompressed, that file costs no codec work (a fifth of a 2048x2048 float32
+    translate) and the COG is byte for byte the same (tests/convert/test_cog.py); above
+    :data:`TMP_OVERVIEWS_UNCOMPRESSED_MAX` GDAL's default keeps the temporary file small on disk.
+    """
+    if not levels:
+        return {}
+    decoded = sum((width >> k) * (height >> k) for k in range(1, levels + 1)) * count * itemsize
+    return {"COG_TMP_COMPRESSION": "NONE"} if decoded <= TMP_OVERVIEWS_UNCOMPRESSED_MAX else {}
+
+
 def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: str) -> None:
-    """One COG from one GeoTIFF with GDAL's COG driver.
+    """One COG from one GeoTIFF with GDAL's COG driver, in the calling thread.
 
     The driver copies everything the source carries (band units, scales, offsets, tags, nodata,
     masks, colour table) and adds nothing; rio-cogeo's ``cog_translate`` drops band units and
     adds an ``OVERVIEW_RESAMPLING`` tag, so the representation differed from its source (#10).
-    Overview levels follow rio-cogeo's rule: halve until a side fits in one block.
+    Overview levels follow rio-cogeo's rule: halve until a side fits in one block.  Compression
+    (``DEFLATE`` level 6, no predictor, for the default profile), block size and overview
+    resampling are those of rio-cogeo's profiles.
     """
     # deferred: rasterio and rio-cogeo cost ~0.5 s at `convert --help`; only COG writes need them
     import rasterio
@@ -179,7 +200,45 @@ def _translate(src: str, dst: Path, profile: str, blocksize: int, resampling: st
         options = {"BLOCKSIZE": blocksize, "COMPRESS": _COMPRESS[profile],
                    "OVERVIEW_RESAMPLING": resampling.replace("_", "").upper(), "NUM_THREADS": 1}
         options.update({"OVERVIEW_COUNT": levels} if levels else {"OVERVIEWS": "NONE"})
-        copy(s, str(dst), driver="COG", **options)
+        itemsize = max(np.dtype(d).itemsize for d in s.dtypes)
+        with rasterio.Env(**tmp_overview_config(s.width, s.height, s.count, itemsize, levels)):
+            copy(s, str(dst), driver="COG", **options)
+
+
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two arrays hold the same values, NaN where NaN (bit-identical is the fast path)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "f":  # equal bits are equal values (NaN payloads too); else compare as numbers
+        bits = np.dtype(f"u{a.dtype.itemsize}")
+        if np.array_equal(a.view(bits), b.view(bits)):
+            return True
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def compare_tiles(src: str, out: Path) -> None:
+    """A ValidationError unless the COG ``out`` has the GeoTIFF ``src``'s CRS, transform, nodata,
+    shape, data types and every value.
+
+    Compared one block of the COG at a time (its internal tiles, all bands), so each compressed
+    block is decoded once and the memory held is one block of each file, not two whole rasters.
+    rasterio directly: a rioxarray open costs more than reading a tile.
+    """
+    # deferred: rasterio costs ~0.35 s at `convert --help`; only validating a GeoTIFF's COG needs it
+    import rasterio
+
+    with rasterio.open(src) as a, rasterio.open(out) as b:
+        if a.crs != b.crs or a.transform != b.transform or a.nodata != b.nodata:
+            raise ValidationError(f"{out.name}: CRS, transform or nodata differ from {src}")
+        if (a.count, a.height, a.width) != (b.count, b.height, b.width) or a.dtypes != b.dtypes:
+            raise ValidationError(f"{out.name}: {b.count} band(s) of {b.height} rows x {b.width} columns "
+                                  f"{', '.join(b.dtypes)}, the source {src} has {a.count} of {a.height} x {a.width} "
+                                  f"{', '.join(a.dtypes)}")
+        for _, window in b.block_windows(1):
+            if not same_values(a.read(window=window), b.read(window=window)):
+                raise ValidationError(f"{out.name}: values differ from {src} in rows {window.row_off}-"
+                                      f"{window.row_off + window.height - 1}, columns {window.col_off}-"
+                                      f"{window.col_off + window.width - 1}")
 
 
 class CogConverter(Converter[None]):
@@ -271,16 +330,8 @@ class CogConverter(Converter[None]):
             if not valid:
                 raise ValidationError(f"{out.name}: not a valid COG: {'; '.join(errors)}")
         if plan.entry.format == "geotiff":
-            # deferred: rasterio costs ~0.35 s at `convert --help`; only validating a GeoTIFF's COG needs it
-            import rasterio
-
-            for f in plan.files:  # rasterio directly: a rioxarray open costs more than reading a tile
-                out = path / (Path(f).stem + ".tif")
-                with rasterio.open(f) as a, rasterio.open(out) as b:
-                    if a.crs != b.crs or a.transform != b.transform or a.nodata != b.nodata:
-                        raise ValidationError(f"{out.name}: CRS, transform or nodata differ from {f}")
-                    if not np.array_equal(a.read(), b.read(), equal_nan=True):
-                        raise ValidationError(f"{out.name}: values differ from {f}")
+            for f in plan.files:
+                compare_tiles(f, path / (Path(f).stem + ".tif"))
             return "full"
         da, crs = self._fields(plan)
         ydim, xdim = da.dims[-2], da.dims[-1]
