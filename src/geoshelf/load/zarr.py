@@ -72,8 +72,14 @@ def _chunk_by_shards(ds: xr.Dataset, token: str) -> xr.Dataset:
         if name in indexes or var.ndim == 0:
             continue
         enc = var.encoding
-        inner = enc.get("chunks") or var.shape
-        chunks = shard_chunks(var.shape, tuple(inner), enc.get("shards"), var.dtype.itemsize, limit, threads)
+        inner = tuple(enc.get("chunks") or var.shape)
+        shards = enc.get("shards")
+        if len(inner) != var.ndim or (shards and len(shards) != var.ndim) or 0 in var.shape:
+            # decoded character arrays lose their stored character dimension (S1 -> S<n>); an empty
+            # array (a zero-length time axis) has nothing to split: one chunk each
+            out[name] = var.chunk({}, from_array_kwargs={"name": f"open_zarr-{name}-{token}"})
+            continue
+        chunks = shard_chunks(var.shape, inner, shards, var.dtype.itemsize, limit, threads)
         out[name] = var.chunk(dict(zip(var.dims, chunks, strict=True)),
                               from_array_kwargs={"name": f"open_zarr-{name}-{token}"})
     return ds.assign({k: v for k, v in out.items() if k in ds.data_vars}).assign_coords(
