@@ -442,7 +442,8 @@ def jobqueue_kwargs(profile: Profile) -> dict[str, Any]:
 #: 128 KiB: every buffer above it (GDAL's 256 KiB blocks, window reads) is a fresh mmap whose pages
 #: fault in anew, about a quarter more CPU per COG than the same translate in a plain process
 #: (docs/benchmarks.md, row 9).  Up to 1 MiB then comes from the heap; bigger arrays are still
-#: mmap'd and returned to the system at once.  A value in dask's config or the environment wins.
+#: mmap'd and returned to the system at once.  A value in dask's config or the environment wins.  Like
+#: dask's own, the variable is also left in the environment of the process that starts the cluster.
 WORKER_SPAWN_ENV: dict[str, str] = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 
 
