@@ -178,7 +178,9 @@ def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, in
                 time_dim: str | None, decoded_itemsize: int | None = None,
                 budget: int | None = None) -> tuple[int, ...]:
     """Shard shape: a multiple of the inner chunks, grown along time first, of at most ~SHARD_BYTES
-    stored and at most ``budget`` bytes once decoded (one shard is one dask task's data)."""
+    stored and at most ``budget`` bytes once decoded (one shard is one dask task's data); then
+    evened out: as many shards along each dimension, each as equal as whole chunks allow (two
+    shards of 12 and 11 chunks, not 15 and 8: a shard is one task, the largest sets the wall time)."""
     max_elements = SHARD_BYTES // max(itemsize, 1)
     if decoded_itemsize and budget:
         max_elements = min(max_elements, budget // decoded_itemsize)
@@ -189,6 +191,10 @@ def shard_shape(dims: tuple[str, ...], shape: tuple[int, ...], itemsize: int, in
         room = max(1, max_elements // max(math.prod(shard), 1))
         need = math.ceil(shape[i] / shard[i])
         shard[i] *= max(1, min(room, need))
+    for i, c in enumerate(inner):
+        chunks = math.ceil(shape[i] / c)
+        shards = math.ceil(chunks / max(1, shard[i] // c))
+        shard[i] = c * max(1, math.ceil(chunks / max(1, shards)))
     return tuple(shard)
 
 
