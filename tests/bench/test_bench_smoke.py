@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from geoshelf.bench.sched import autogroup_warning
+
 ROWS = {"1a", "1b", "1c", "1d", "2", "3a", "3b", "4", "6", "7", "7b", "7c", "8", "8b", "9", "10a", "10b", "14a", "14b",
         "14c", "14d"}
 
@@ -97,3 +101,19 @@ def test_bench_refuses_to_skip_other_rows(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "scripts/bench.py", "--size", "tiny", "--skip", "7b"], capture_output=True,
                        text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert r.returncode == 2 and "--skip: only 7c can be skipped" in r.stderr
+
+
+@pytest.mark.parametrize(("enabled", "own", "warned"), [
+    ("1\n", "/autogroup-2779 nice 0\n", True),   # autogroups on, this session not favoured: rows are skewed
+    ("1\n", "/autogroup-2831 nice -20\n", False),  # the bench's own session at nice -20
+    ("0\n", "/autogroup-2779 nice 0\n", False),  # autogroups off: nice works across sessions
+    ("1\n", "garbage", False),
+])
+def test_autogroup_warning(tmp_path: Path, enabled: str, own: str, warned: bool) -> None:
+    (tmp_path / "enabled").write_text(enabled)
+    (tmp_path / "own").write_text(own)
+    text = autogroup_warning(tmp_path / "enabled", tmp_path / "own")
+    assert bool(text) is warned
+    if warned:
+        assert "autogroup has nice 0" in text and "echo -20 > /proc/" in text
+    assert autogroup_warning(tmp_path / "missing", tmp_path / "own") == ""

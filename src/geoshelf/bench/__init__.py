@@ -26,6 +26,7 @@ from pathlib import Path
 from .context import Context
 from .memory import memory_bound
 from .report import Row, judge, machine, merge, read_json, write_json, write_markdown
+from .sched import autogroup_warning
 
 #: Measurement groups in run order: (row ids, "module:function").
 GROUPS: list[tuple[tuple[str, ...], str]] = [
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     out_md, out_json, note = report_paths(a.size, a.out, a.json, a.write_docs, a.workdir)
     if note:
         print(note, file=sys.stderr)
+    if warning := autogroup_warning():
+        print(warning, file=sys.stderr)
     rows = run(a.size, a.workdir, a.repeat, a.cold, out_md, out_json, log=lambda m: print(m, file=sys.stderr),
                only=only, command=command.strip(), skip=skip)
     for r in rows:
