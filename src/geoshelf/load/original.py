@@ -58,31 +58,34 @@ def open_netcdf_file(path: str, *, chunks: Any = None, storage_options: dict[str
 _DEFAULT_FILLS = (np.float32(9.9692099683868690e36), np.float64(9.9692099683868690e36))
 
 
+def _unwritten(var: xr.Variable) -> bool:
+    """True when every value of a stored (undecoded) numeric variable is its fill value, NaN, or
+    netCDF's default fill: nothing was ever written to it."""
+    values = np.asarray(var.values)
+    default = _DEFAULT_FILLS if var.dtype.kind == "f" else (
+        (np.iinfo(var.dtype).min + 1,) if var.dtype.kind == "i" else ())
+    fills = [f for f in (var.attrs.get("_FillValue"), var.encoding.get("_FillValue"), *default) if f is not None]
+    unwritten = np.isnan(values) if var.dtype.kind == "f" else np.zeros(values.shape, bool)
+    for f in fills:
+        unwritten |= values == np.asarray(f).astype(var.dtype)
+    return bool(unwritten.all())
+
+
 def unwritten_times(target: Any, engine: str, kwargs: dict[str, Any]) -> str | None:
     """Why a file's times cannot be decoded when the cause is that none was written (every value of a
     time variable is its fill value, or netCDF's default fill), with a way out; None otherwise."""
+    given = {k: v for k, v in kwargs.items() if k not in ("decode_times", "mask_and_scale")}
     try:
         with HDF5_LOCK if engine in LOCKED_ENGINES else contextlib.nullcontext(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            raw = xr.open_dataset(target, engine=engine, decode_times=False, mask_and_scale=False,
-                                  **{k: v for k, v in kwargs.items() if k != "decode_times"})
-            for name, var in raw.variables.items():
-                if " since " not in str(var.attrs.get("units", "")) or var.size == 0 or var.dtype.kind not in "iuf":
-                    continue
-                values = np.asarray(var.values)
-                default = _DEFAULT_FILLS if var.dtype.kind == "f" else (
-                    (np.iinfo(var.dtype).min + 1,) if var.dtype.kind == "i" else ())
-                fills = [f for f in (var.attrs.get("_FillValue"), var.encoding.get("_FillValue"), *default)
-                         if f is not None]
-                unwritten = np.isnan(values) if var.dtype.kind == "f" else np.zeros(values.shape, bool)
-                for f in fills:
-                    unwritten |= values == np.asarray(f).astype(var.dtype)
-                if unwritten.all():
-                    first = values.ravel()[0].item()
-                    return (f"time variable {str(name)!r} holds only fill values ({first!r}): no time "
-                            "was written, so no date can be decoded; write its values first, e.g. ds = "
-                            f"xarray.open_dataset(path, decode_times=False); ds[{str(name)!r}] = ...; "
-                            "ds.to_netcdf(new_path)")
+            with xr.open_dataset(target, engine=engine, decode_times=False, mask_and_scale=False, **given) as raw:
+                for name, var in raw.variables.items():
+                    if (" since " in str(var.attrs.get("units", "")) and var.size and var.dtype.kind in "iuf"
+                            and _unwritten(var)):
+                        return (f"time variable {str(name)!r} holds only fill values "
+                                f"({np.asarray(var.values).ravel()[0].item()!r}): no time was written, so no "
+                                "date can be decoded; write its values first, e.g. ds = xarray.open_dataset(path, "
+                                f"decode_times=False); ds[{str(name)!r}] = ...; ds.to_netcdf(new_path)")
     except Exception:  # noqa: BLE001 - a diagnosis only: the caller reports the original error
         return None
     return None
