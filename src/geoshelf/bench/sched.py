@@ -12,8 +12,8 @@ from pathlib import Path
 
 AUTOGROUP_ENABLED = Path("/proc/sys/kernel/sched_autogroup_enabled")
 OWN_AUTOGROUP = Path("/proc/self/autogroup")
-HOW = ("run it in a session of its own whose autogroup has a negative nice, e.g. setsid sh -c 'flock "
-       "/work/notes/bench.lock sh -c \"echo -20 > /proc/\\$\\$/autogroup; python scripts/bench.py ...\"' (root)")
+HOW = ("run it in a session of its own whose autogroup has a negative nice, e.g. setsid sh -c 'echo -20 > "
+       "/proc/$$/autogroup; python scripts/bench.py ...' (root)")
 
 
 def autogroup_warning(enabled: Path = AUTOGROUP_ENABLED, own: Path = OWN_AUTOGROUP) -> str:
